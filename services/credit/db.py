@@ -1,0 +1,13 @@
+"""credit's own schema and metadata: alembic sees exactly this one."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import DeclarativeBase
+
+from services.kit.db import service_metadata
+
+SCHEMA = "credit"
+
+
+class Base(DeclarativeBase):
+    metadata = service_metadata(SCHEMA)

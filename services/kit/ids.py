@@ -1,0 +1,116 @@
+"""Chinese identifiers: unified social credit codes (GB 32100-2015) and citizen ids (GB 11643-1999).
+
+Both are normalised before validation (trim, NFKC full-width to half-width, upper-case), because
+clerks and feeds send full-width digits, lower-case letters and stray spaces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import time
+import unicodedata
+import uuid
+from dataclasses import dataclass
+
+USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_VALUE = {c: i for i, c in enumerate(USCC_CHARSET)}
+_USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
+_ORG_WEIGHTS = [3, 7, 9, 10, 5, 8, 4, 2]
+_CITIZEN_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+_CITIZEN_CHECK = "10X98765432"
+
+
+def normalise_code(raw: str) -> str:
+    """Trim, fold full-width forms to ASCII and upper-case; inner whitespace is removed too."""
+    folded = unicodedata.normalize("NFKC", raw)
+    return "".join(folded.split()).upper()
+
+
+@dataclass(frozen=True, slots=True)
+class CodeProblem:
+    """Why a code is not valid; `checksum_only` problems may be overridden by an authorised client."""
+
+    reason: str
+    checksum_only: bool = False
+
+
+def _org_code_check(body: str) -> str:
+    """GB 11714 check character for the 8-character organisation code body."""
+    total = sum(int(c, 36) * w for c, w in zip(body, _ORG_WEIGHTS, strict=True))
+    value = 11 - total % 11
+    return {10: "X", 11: "0"}.get(value, str(value))
+
+
+def uscc_check_char(first17: str) -> str:
+    total = sum(_USCC_VALUE[c] * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return USCC_CHARSET[(31 - total % 31) % 31]
+
+
+def uscc_problem(code: str) -> CodeProblem | None:
+    """Validate an already normalised USCC; None when valid."""
+    if len(code) != 18:
+        return CodeProblem(f"must be 18 characters, got {len(code)}")
+    bad = sorted({c for c in code if c not in _USCC_VALUE})
+    if bad:
+        return CodeProblem(f"characters not allowed in a USCC: {''.join(bad)}")
+    if not code[2:8].isdigit():
+        return CodeProblem("positions 3-8 must be the 6-digit administrative region code")
+    if uscc_check_char(code[:17]) != code[17]:
+        return CodeProblem("check character (position 18) does not match", checksum_only=True)
+    if _org_code_check(code[8:16]) != code[16]:
+        return CodeProblem("organisation code check (position 17, GB 11714) does not match", checksum_only=True)
+    return None
+
+
+def citizen_id_problem(code: str, *, today: dt.date | None = None) -> CodeProblem | None:
+    """Validate an already normalised 18-character citizen id; None when valid."""
+    if len(code) != 18:
+        return CodeProblem(f"must be 18 characters, got {len(code)}")
+    if not code[:17].isdigit() or not (code[17].isdigit() or code[17] == "X"):
+        return CodeProblem("must be 17 digits followed by a digit or X")
+    try:
+        born = dt.date(int(code[6:10]), int(code[10:12]), int(code[12:14]))
+    except ValueError:
+        return CodeProblem("birth date (positions 7-14) is not a calendar date")
+    if born > (today or dt.date.today()) or born.year < 1880:
+        return CodeProblem("birth date (positions 7-14) is out of range")
+    total = sum(int(c) * w for c, w in zip(code[:17], _CITIZEN_WEIGHTS, strict=True))
+    if _CITIZEN_CHECK[total % 11] != code[17]:
+        return CodeProblem("check character (position 18) does not match", checksum_only=True)
+    return None
+
+
+def mask_citizen_id(code: str) -> str:
+    """`222401199001011234` -> `222401********1234`: region kept for officers, birth date hidden."""
+    if len(code) != 18:
+        return "*" * len(code)
+    return code[:6] + "*" * 8 + code[14:]
+
+
+def make_uscc(authority: str, entity: str, region: str, org_body: str) -> str:
+    """Assemble a valid USCC from its parts (used by demo data and the feed simulator)."""
+    first16 = authority + entity + region + org_body
+    first17 = first16 + _org_code_check(org_body)
+    return first17 + uscc_check_char(first17)
+
+
+def make_citizen_id(region: str, born: dt.date, serial: int) -> str:
+    first17 = f"{region}{born:%Y%m%d}{serial:03d}"
+    total = sum(int(c) * w for c, w in zip(first17, _CITIZEN_WEIGHTS, strict=True))
+    return first17 + _CITIZEN_CHECK[total % 11]
+
+
+def new_uuid7() -> uuid.UUID:
+    """Time-ordered UUID (RFC 9562 v7): keeps B-tree inserts local and ids sortable by creation."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | rand
+    value = (value & ~(0xF << 76)) | (0x7 << 76)
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)
+    return uuid.UUID(int=value)
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(16)
