@@ -80,6 +80,7 @@ def upgrade() -> None:
         sa.Column("id_hash", sa.LargeBinary, nullable=False),
         sa.Column("id_cipher", sa.LargeBinary, nullable=False),
         sa.Column("id_masked", sa.String(18), nullable=False),
+        sa.Column("current", sa.Boolean, server_default="true", nullable=False),
         schema=S,
     )
     op.create_index("uq_unit_persons_unit_role_id", "unit_persons", ["unit_id", "role", "id_hash"], unique=True, schema=S)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Identity, Index, Integer, LargeBinary, String, Text, func
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Identity, Index, Integer, LargeBinary, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.credit.db import Base
@@ -51,6 +51,8 @@ class UnitPerson(Base):
     id_hash: Mapped[bytes] = mapped_column(LargeBinary)
     id_cipher: Mapped[bytes] = mapped_column(LargeBinary)
     id_masked: Mapped[str] = mapped_column(String(18))
+    # persons removed from a unit stay (records may name them) but are no longer current
+    current: Mapped[bool] = mapped_column(Boolean, server_default="true")
 
     __table_args__ = (
         Index("uq_unit_persons_unit_role_id", "unit_id", "role", "id_hash", unique=True),

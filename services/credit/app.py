@@ -1,0 +1,119 @@
+"""The credit service's ASGI application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from services.credit.changes.endpoints import router as changes_router
+from services.credit.clients.endpoints import router as clients_router
+from services.credit.clients.service import revoked_client_ids
+from services.credit.context import CreditContext
+from services.credit.deps import SCOPES
+from services.credit.health import router as health_router
+from services.credit.policy.model import load_policy
+from services.credit.settings import CreditSettings
+from services.credit.units.endpoints import router as units_router
+from services.kit.auth import TokenService, ensure_dev_keyset, load_keyset
+from services.kit.db import make_engine, make_sessionmaker
+from services.kit.errors import install_problem_handlers
+from services.kit.http import OrjsonResponse, RequestContextMiddleware
+from services.kit.logs import configure_logging
+from services.kit.migrate import head_revision
+from services.kit.pii import PiiProtector
+
+API_VERSION = "1.0.0"
+REVOCATION_POLL_SECONDS = 30
+_log = logging.getLogger("credit")
+
+
+def resolve_database_url(settings: CreditSettings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    from services.kit.pgserver import embedded_server_url, ensure_database
+
+    server = embedded_server_url((settings.data_dir / "pg").resolve())
+    return ensure_database(server, "credit")
+
+
+def build_context(settings: CreditSettings, database_url: str) -> CreditContext:
+    keys = load_keyset(settings.keys_file) if settings.mode == "production" else ensure_dev_keyset(settings.keys_file)
+    engine = make_engine(database_url, pool_size=settings.db_pool_size, application_name="credit")
+    return CreditContext(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        tokens=TokenService(keys=keys, issuer=settings.issuer, audience=settings.audience,
+                            lifetime_seconds=settings.token_lifetime_seconds),
+        pii=PiiProtector.from_secret(settings.pii_key),
+        policy=load_policy(settings.policy_file),
+        expected_revision=head_revision("credit", database_url),
+    )
+
+
+async def _poll_revocations(app: FastAPI, ctx: CreditContext) -> None:
+    """Revoked clients are refused within REVOCATION_POLL_SECONDS on every replica."""
+    while True:
+        try:
+            async with ctx.sessions() as session:
+                app.state.revoked_clients = await revoked_client_ids(session)
+        except Exception:
+            _log.warning("could not refresh revoked clients", exc_info=True)
+        await asyncio.sleep(REVOCATION_POLL_SECONDS)
+
+
+def create_app(settings: CreditSettings | None = None, *, context: CreditContext | None = None) -> FastAPI:
+    """`context` lets tests hand in a ready context; otherwise it is built at start-up."""
+    settings = settings or (context.settings if context else CreditSettings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
+        ctx = context or build_context(settings, resolve_database_url(settings))
+        app.state.ctx = ctx
+        poller = asyncio.create_task(_poll_revocations(app, ctx))
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            if context is None:
+                await ctx.engine.dispose()
+
+    app = FastAPI(
+        title="Fire-safety credit service (Yanbian, Art. 26)",
+        version=API_VERSION,
+        summary="Units, fire-safety credit records, the change feed and credit checks.",
+        lifespan=lifespan,
+        default_response_class=OrjsonResponse,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    if context is not None:
+        app.state.ctx = context
+    app.state.revoked_clients = set()
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_problem_handlers(app)
+    for router in (health_router, clients_router, units_router, changes_router):
+        app.include_router(router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, object]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    schema["components"]["securitySchemes"] = {  # type: ignore[index]
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                   "description": "Token from `POST /v1/oauth/token`. Scopes: "
+                   + "; ".join(f"`{k}` {v}" for k, v in SCOPES.items())},
+    }
+    app.openapi_schema = schema
+    return schema

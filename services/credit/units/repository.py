@@ -1,0 +1,147 @@
+"""All SQL of the units domain. Reads are single set-based statements (Core), no ORM identity map."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.credit.changes.repository import append_changes
+from services.credit.units.models import Unit, UnitPerson
+
+UNIT_COLUMNS = (
+    "uscc", "name", "unit_type", "fire_class", "reg_status", "reg_status_date", "reg_authority",
+    "region_code", "industry_code", "address", "established_on",
+)
+
+_units = Unit.__table__
+_persons = UnitPerson.__table__
+
+
+def _persons_json() -> Any:
+    return (
+        select(
+            func.coalesce(
+                func.jsonb_agg(
+                    func.jsonb_build_object(
+                        "id", _persons.c.id, "role", _persons.c.role, "name", _persons.c.name,
+                        "masked", _persons.c.id_masked, "cipher", func.encode(_persons.c.id_cipher, "base64"),
+                        "hash", func.encode(_persons.c.id_hash, "hex"),
+                    )
+                ).filter(_persons.c.current),
+                text("'[]'::jsonb"),
+            )
+        )
+        .where(_persons.c.unit_id == _units.c.id)
+        .scalar_subquery()
+        .label("persons")
+    )
+
+
+def _unit_select() -> Any:
+    return select(_units, _persons_json(), func.now().label("as_of"))
+
+
+async def get_by_uscc(session: AsyncSession, uscc: str) -> Row[Any] | None:
+    return (await session.execute(_unit_select().where(_units.c.uscc == uscc))).first()
+
+
+async def lock_many(session: AsyncSession, usccs: Sequence[str]) -> dict[str, Row[Any]]:
+    rows = await session.execute(
+        _unit_select().where(_units.c.uscc == func.any(bindparam("usccs", list(usccs)))).with_for_update(of=_units)
+    )
+    return {r.uscc: r for r in rows}
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    after_id: int | None,
+    limit: int,
+    region_code: str | None,
+    fire_class: str | None,
+    reg_status: str | None,
+    name_contains: str | None,
+) -> Sequence[Row[Any]]:
+    conditions = []
+    if after_id is not None:
+        conditions.append(_units.c.id > after_id)
+    if region_code:
+        conditions.append(_units.c.region_code == region_code)
+    if fire_class:
+        conditions.append(_units.c.fire_class == fire_class)
+    if reg_status:
+        conditions.append(_units.c.reg_status == reg_status)
+    if name_contains:
+        escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(_units.c.name.ilike(f"%{escaped}%", escape="\\"))
+    query = _unit_select().where(and_(*conditions)).order_by(_units.c.id).limit(limit)
+    return (await session.execute(query)).all()
+
+
+async def insert_units(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Insert new units; returns uscc -> (id, version) for those inserted. A unit created meanwhile
+    by a concurrent writer is skipped here and handled by the caller as an update."""
+    if not rows:
+        return {}
+    result = await session.execute(
+        pg_insert(_units).values(rows).on_conflict_do_nothing(index_elements=["uscc"])
+        .returning(_units.c.uscc, _units.c.id, _units.c.version)
+    )
+    return {r.uscc: (r.id, r.version) for r in result}
+
+
+async def update_units(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Each row carries `b_id` (the unit, locked by the caller) plus the new values."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != "b_id"]
+    values = {c: bindparam(f"v_{c}") for c in columns}
+    params = [{"b_id": r["b_id"], **{f"v_{c}": r[c] for c in columns}} for r in rows]
+    await session.execute(
+        update(_units).where(_units.c.id == bindparam("b_id")).values(**values, updated_at=func.now()), params
+    )
+
+
+async def replace_persons(session: AsyncSession, unit_id: int, persons: list[dict[str, Any]]) -> None:
+    """Make `persons` the current set; removed persons stay (records may name them), not current."""
+    await session.execute(update(_persons).where(_persons.c.unit_id == unit_id).values(current=False))
+    if persons:
+        stmt = pg_insert(_persons).values([{**p, "unit_id": unit_id, "current": True} for p in persons])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["unit_id", "role", "id_hash"],
+            set_={"name": stmt.excluded.name, "current": True},
+        )
+        await session.execute(stmt)
+
+
+async def replace_persons_many(session: AsyncSession, by_unit: dict[int, list[dict[str, Any]]]) -> None:
+    if not by_unit:
+        return
+    await session.execute(
+        update(_persons).where(_persons.c.unit_id == func.any(bindparam("ids", list(by_unit)))).values(current=False)
+    )
+    flat = [{**p, "unit_id": uid, "current": True} for uid, ps in by_unit.items() for p in ps]
+    if flat:
+        stmt = pg_insert(_persons).values(flat)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["unit_id", "role", "id_hash"], set_={"name": stmt.excluded.name, "current": True}
+        )
+        await session.execute(stmt)
+
+
+async def record_unit_changes(session: AsyncSession, items: list[tuple[str, str, int]]) -> None:
+    """items: (uscc, operation, version)."""
+    await append_changes(
+        session,
+        [{"entity": "unit", "entity_id": u, "uscc": u, "operation": op, "version": v, "data": {}} for u, op, v in items],
+    )
+
+
+def unit_values_changed(old: Row[Any], new: dict[str, Any]) -> bool:
+    return any(getattr(old, c) != new.get(c) for c in UNIT_COLUMNS)
+

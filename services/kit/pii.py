@@ -1,0 +1,52 @@
+"""Protected personal id numbers: a keyed hash to match, authenticated encryption to show, a mask
+for everyone without the PII scope. SM3 is the default hash (brief §4: SM3 by default)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hmac import HMAC
+
+from services.kit.ids import mask_citizen_id
+
+
+def sm3_hmac(key: bytes, data: bytes) -> bytes:
+    mac = HMAC(key, hashes.SM3())
+    mac.update(data)
+    return mac.finalize()
+
+
+@dataclass(frozen=True)
+class PiiProtector:
+    match_key: bytes
+    encryption_key: bytes
+
+    @classmethod
+    def from_secret(cls, secret: str) -> PiiProtector:
+        root = secret.encode("utf-8")
+        return cls(
+            match_key=sm3_hmac(root, b"fire-credit/pii/match"),
+            encryption_key=hashlib.sha256(root + b"fire-credit/pii/encrypt").digest(),
+        )
+
+    def match_hash(self, citizen_id: str) -> bytes:
+        return sm3_hmac(self.match_key, citizen_id.encode("ascii"))
+
+    def encrypt(self, citizen_id: str) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + AESGCM(self.encryption_key).encrypt(nonce, citizen_id.encode("ascii"), b"citizen_id")
+
+    def decrypt(self, blob: bytes) -> str:
+        return AESGCM(self.encryption_key).decrypt(blob[:12], blob[12:], b"citizen_id").decode("ascii")
+
+    @staticmethod
+    def mask(citizen_id: str) -> str:
+        return mask_citizen_id(citizen_id)
+
+    def same(self, a: bytes, b: bytes) -> bool:
+        return hmac.compare_digest(a, b)

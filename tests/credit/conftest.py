@@ -1,0 +1,90 @@
+"""credit fixtures: one migrated database per test session; each test runs inside a transaction
+that is rolled back, while the app's own commits become savepoint releases."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from services.credit.app import build_context, create_app
+from services.credit.context import CreditContext
+from services.credit.deps import get_session
+from services.credit.settings import CreditSettings
+from services.kit import migrate
+from tests.conftest import drop_database, fresh_database
+
+TEST_PII_KEY = "test-pii-key-0123456789abcdef0123456789"
+
+
+@pytest.fixture(scope="session")
+def credit_db_url(pg_server_url: str) -> Iterator[str]:
+    url = fresh_database(pg_server_url, "credit_test")
+    migrate.upgrade("credit", url)
+    yield url
+    drop_database(pg_server_url, url)
+
+
+@pytest.fixture(scope="session")
+def credit_settings(credit_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> CreditSettings:
+    data_dir: pathlib.Path = tmp_path_factory.mktemp("credit-data")
+    return CreditSettings(mode="development", database_url=credit_db_url, data_dir=data_dir, pii_key=TEST_PII_KEY)
+
+
+@pytest.fixture(scope="session")
+async def credit_ctx(credit_settings: CreditSettings, credit_db_url: str) -> AsyncIterator[CreditContext]:
+    ctx = build_context(credit_settings, credit_db_url)
+    yield ctx
+    await ctx.engine.dispose()
+
+
+@pytest.fixture
+async def db_conn(credit_ctx: CreditContext) -> AsyncIterator[AsyncConnection]:
+    async with credit_ctx.engine.connect() as conn:
+        outer = await conn.begin()
+        yield conn
+        await outer.rollback()
+
+
+@pytest.fixture
+def credit_app(credit_ctx: CreditContext, db_conn: AsyncConnection) -> FastAPI:
+    app = create_app(context=credit_ctx)
+
+    async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
+        async with AsyncSession(bind=db_conn, join_transaction_mode="create_savepoint",
+                                expire_on_commit=False) as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            else:
+                await session.commit()
+
+    app.dependency_overrides[get_session] = session_in_test_transaction
+    return app
+
+
+@pytest.fixture
+async def client(credit_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=credit_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://credit.test") as c:
+        yield c
+
+
+TokenFactory = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def auth(credit_ctx: CreditContext) -> TokenFactory:
+    """auth("units:read", "pii:read", department="fire-yanji") -> Authorization header."""
+
+    def make(*scopes: str, department: str = "yanbian-fire", client_id: str = "test-client") -> dict[str, str]:
+        token, _ = credit_ctx.tokens.issue(client_id=client_id, department=department, scopes=list(scopes))
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
