@@ -105,7 +105,9 @@ def year_problems(year: int, days: Iterable[tuple[dt.date, DayKind]]) -> list[st
             problems.append(f"{day.isoformat()} is listed twice")
         seen.add(day)
         if kind == "workday" and day.weekday() < 5:
-            problems.append(f"{day.isoformat()} is a weekday: only a Saturday or Sunday can be a make-up working day")
+            problems.append(
+                f"{day.isoformat()} is a weekday: only a Saturday or Sunday can be a make-up working day"
+            )
         if kind == "holiday":
             holidays += 1
     if holidays == 0:

@@ -97,7 +97,9 @@ def effect_until(fact: RecordFact, policy: ChecksPolicy) -> dt.date:
     (warning only) the policy's unpublished effect period from its decision."""
     if fact.publish_until is not None:
         return fact.publish_until
-    period = getattr(policy.grades.unpublished_effect, fact.severity if fact.severity == "serious" else "general")
+    period = getattr(
+        policy.grades.unpublished_effect, fact.severity if fact.severity == "serious" else "general"
+    )
     return add_duration(fact.decision_date, str(period))
 
 
@@ -155,7 +157,14 @@ def evaluate(
             score -= points
             sev = SEVERITY_LABELS.get(fact.severity, fact.severity)
             lines.append(
-                Line(rule, -points, f"{fact.record_type}（{sev}）{doc} 扣{points}分", fact.id, until=until, flags=flags)
+                Line(
+                    rule,
+                    -points,
+                    f"{fact.record_type}（{sev}）{doc} 扣{points}分",
+                    fact.id,
+                    until=until,
+                    flags=flags,
+                )
             )
     lines.extend(positive_lines)
     if positive_total > g.positive_cap:
@@ -170,13 +179,23 @@ def evaluate(
     score += positive_total
     grade = grade_for(score, policy)
     t = g.thresholds
-    lines.append(Line(f"grades.thresholds.{grade}" if grade != "D" else "grades.thresholds.below_C", 0,
-                      f"得分{score}：A≥{t.A}，B≥{t.B}，C≥{t.C}，低于{t.C}为D → {grade} {GRADE_LABELS[grade]}"))
+    lines.append(
+        Line(
+            f"grades.thresholds.{grade}" if grade != "D" else "grades.thresholds.below_C",
+            0,
+            f"得分{score}：A≥{t.A}，B≥{t.B}，C≥{t.C}，低于{t.C}为D → {grade} {GRADE_LABELS[grade]}",
+        )
+    )
     for listing in listings:
         boundaries.append(listing.list_until)
         lines.append(
-            Line("listing.serious_list", 0, f"列入严重失信主体名单（{listing.ground}），评为D",
-                 listing_id=listing.id, until=listing.list_until)
+            Line(
+                "listing.serious_list",
+                0,
+                f"列入严重失信主体名单（{listing.ground}），评为D",
+                listing_id=listing.id,
+                until=listing.list_until,
+            )
         )
     if listings:
         grade = "D"

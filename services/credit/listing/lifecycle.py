@@ -1,11 +1,10 @@
 """The serious-list (严重失信主体名单) lifecycle as a pure state machine.
 
-    proposed ──issue_notice──▶ notice_issued ──(objection window over, no objection pending)──list──▶ listed
-        │                         │  ▲ lodge_objection / reject_objection                         │
-        └──cancel──▶ cancelled ◀──┴── uphold_objection, cancel                                     ├─expire (period over)──▶ removed
-                                                                                                    ├─record_withdrawn──▶ removed
-    (record_withdrawn before listing ──▶ cancelled)                                                 └─early_repair (after the
-                                                                                                       policy's minimum)──▶ removed
+    proposed ─issue_notice─▶ notice_issued ─list (window over, no objection pending)─▶ listed
+    notice_issued: lodge_objection / reject_objection keep the state; uphold_objection ─▶ cancelled
+    proposed | notice_issued ─cancel─▶ cancelled;  record_withdrawn before listing ─▶ cancelled
+    listed ─expire (period over) | record_withdrawn | early_repair (after the minimum)─▶ removed
+
 Every transition yields an event (who, when, why) that the service stores, audits and puts in the
 change feed. `early_repair` is in place for the credit-repair capability; no endpoint drives it yet.
 """
@@ -23,8 +22,16 @@ from services.credit.policy.model import add_duration
 
 State = Literal["proposed", "notice_issued", "listed", "removed", "cancelled"]
 Event = Literal[
-    "propose", "issue_notice", "lodge_objection", "reject_objection", "uphold_objection", "list",
-    "cancel", "expire", "record_withdrawn", "early_repair",
+    "propose",
+    "issue_notice",
+    "lodge_objection",
+    "reject_objection",
+    "uphold_objection",
+    "list",
+    "cancel",
+    "expire",
+    "record_withdrawn",
+    "early_repair",
 ]
 ObjectionState = Literal["none", "pending", "rejected", "upheld"]
 ACTIVE_STATES: frozenset[str] = frozenset({"proposed", "notice_issued", "listed"})
@@ -82,14 +89,18 @@ def transition(
     if event == "issue_notice":
         deadline = calendar.add_working_days(today, lp.objection_working_days)
         return replace(
-            entry, state="notice_issued", notice_issued_on=today,
-            objection_until=deadline.due, objection_provisional=deadline.provisional,
+            entry,
+            state="notice_issued",
+            notice_issued_on=today,
+            objection_until=deadline.due,
+            objection_provisional=deadline.provisional,
         )
     if event == "lodge_objection":
         assert entry.objection_until is not None
         if today > entry.objection_until:
             raise TransitionError(
-                "objection_window_closed", f"the objection window closed on {entry.objection_until.isoformat()}"
+                "objection_window_closed",
+                f"the objection window closed on {entry.objection_until.isoformat()}",
             )
         if entry.objection == "pending":
             raise TransitionError("objection_pending", "an objection is already pending")
@@ -99,7 +110,9 @@ def transition(
             raise TransitionError("no_objection_pending", "there is no pending objection to decide")
         if event == "reject_objection":
             return replace(entry, objection="rejected")
-        return replace(entry, state="cancelled", objection="upheld", ended_on=today, end_reason="objection_upheld")
+        return replace(
+            entry, state="cancelled", objection="upheld", ended_on=today, end_reason="objection_upheld"
+        )
     if event == "list":
         assert entry.objection_until is not None
         if today <= entry.objection_until:
@@ -115,7 +128,9 @@ def transition(
     if event == "expire":
         assert entry.list_until is not None
         if today < entry.list_until:
-            raise TransitionError("listing_not_expired", f"the listing runs until {entry.list_until.isoformat()}")
+            raise TransitionError(
+                "listing_not_expired", f"the listing runs until {entry.list_until.isoformat()}"
+            )
         return replace(entry, state="removed", ended_on=today, end_reason="expired")
     if event == "record_withdrawn":
         state: State = "removed" if entry.state == "listed" else "cancelled"
@@ -124,7 +139,9 @@ def transition(
     assert entry.listed_on is not None
     earliest = add_duration(entry.listed_on, lp.early_repair_after)
     if today < earliest:
-        raise TransitionError("early_repair_too_soon", f"early removal is possible from {earliest.isoformat()}")
+        raise TransitionError(
+            "early_repair_too_soon", f"early removal is possible from {earliest.isoformat()}"
+        )
     return replace(entry, state="removed", ended_on=today, end_reason="early_repair")
 
 
