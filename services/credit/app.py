@@ -18,6 +18,7 @@ from services.credit.deps import SCOPES
 from services.credit.health import router as health_router
 from services.credit.policy.model import load_policy
 from services.credit.settings import CreditSettings
+from services.credit.records.endpoints import router as records_router
 from services.credit.units.endpoints import router as units_router
 from services.kit.auth import TokenService, ensure_dev_keyset, load_keyset
 from services.kit.db import make_engine, make_sessionmaker
@@ -100,7 +101,7 @@ def create_app(settings: CreditSettings | None = None, *, context: CreditContext
     app.state.revoked_clients = set()
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
-    for router in (health_router, clients_router, units_router, changes_router):
+    for router in (health_router, clients_router, units_router, records_router, changes_router):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

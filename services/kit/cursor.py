@@ -20,9 +20,13 @@ def decode(kind: str, cursor: str, arity: int, *, field: str = "query.cursor") -
         if head != kind or version != "1" or len(parts) != arity:
             raise ValueError
         values = tuple(int(p) for p in parts)
-        if any(v < 0 or v > 2**63 for v in values):
+        if any(v < 0 or v >= 2**128 for v in values):
             raise ValueError
         return values
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ProblemError(422, "invalid_cursor", "the cursor was not issued by this service",
-                           errors=[FieldError(field=field, reason="not a cursor of this list")]) from exc
+        raise invalid(field) from exc
+
+
+def invalid(field: str = "query.cursor") -> ProblemError:
+    return ProblemError(422, "invalid_cursor", "the cursor was not issued by this service",
+                        errors=[FieldError(field=field, reason="not a cursor of this list")])

@@ -107,6 +107,7 @@ def upgrade() -> None:
         sa.Column("query_until", sa.Date),
         sa.Column("policy_version", sa.Text, nullable=False),
         sa.Column("body", postgresql.JSONB, nullable=False),
+        sa.Column("request_hash", sa.Text, nullable=False),
         sa.Column("created_by", sa.Text, nullable=False),
         _ts("created_at"),
         _ts("updated_at"),
