@@ -34,5 +34,5 @@ _READ = text(
 async def read_after(session: AsyncSession, *, txid: int, change_id: int, limit: int) -> Sequence[Row[Any]]:
     """Entries after the cursor, only from transactions older than every one still running: an entry
     whose transaction commits later than a newer one is not passed over, it is waited for."""
-    result = await session.execute(_READ, {"txid": str(txid), "id": change_id, "limit": limit})
+    result = await session.execute(_READ, {"txid": txid, "id": change_id, "limit": limit})
     return result.all()
