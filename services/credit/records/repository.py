@@ -90,9 +90,8 @@ async def link_persons(session: AsyncSession, record_id: uuid.UUID, unit_id: int
     if not persons:
         return
     await session.execute(
-        pg_insert(_persons)
-        .values([{**p, "unit_id": unit_id, "current": False} for p in persons])
-        .on_conflict_do_nothing(index_elements=["unit_id", "role", "id_hash"])
+        pg_insert(_persons).on_conflict_do_nothing(index_elements=["unit_id", "role", "id_hash"]),
+        [{**p, "unit_id": unit_id, "current": False} for p in persons],
     )
     keys = [(p["role"], p["id_hash"]) for p in persons]
     ids = await session.execute(

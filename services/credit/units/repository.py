@@ -88,9 +88,11 @@ async def insert_units(session: AsyncSession, rows: list[dict[str, Any]]) -> dic
     by a concurrent writer is skipped here and handled by the caller as an update."""
     if not rows:
         return {}
+    # executemany form: SQLAlchemy batches it into multi-row INSERTs within the parameter limit
     result = await session.execute(
-        pg_insert(_units).values(rows).on_conflict_do_nothing(index_elements=["uscc"])
-        .returning(_units.c.uscc, _units.c.id, _units.c.version)
+        pg_insert(_units).on_conflict_do_nothing(index_elements=["uscc"])
+        .returning(_units.c.uscc, _units.c.id, _units.c.version),
+        rows,
     )
     return {r.uscc: (r.id, r.version) for r in result}
 
@@ -107,18 +109,6 @@ async def update_units(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     )
 
 
-async def replace_persons(session: AsyncSession, unit_id: int, persons: list[dict[str, Any]]) -> None:
-    """Make `persons` the current set; removed persons stay (records may name them), not current."""
-    await session.execute(update(_persons).where(_persons.c.unit_id == unit_id).values(current=False))
-    if persons:
-        stmt = pg_insert(_persons).values([{**p, "unit_id": unit_id, "current": True} for p in persons])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["unit_id", "role", "id_hash"],
-            set_={"name": stmt.excluded.name, "current": True},
-        )
-        await session.execute(stmt)
-
-
 async def replace_persons_many(session: AsyncSession, by_unit: dict[int, list[dict[str, Any]]]) -> None:
     if not by_unit:
         return
@@ -127,11 +117,15 @@ async def replace_persons_many(session: AsyncSession, by_unit: dict[int, list[di
     )
     flat = [{**p, "unit_id": uid, "current": True} for uid, ps in by_unit.items() for p in ps]
     if flat:
-        stmt = pg_insert(_persons).values(flat)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["unit_id", "role", "id_hash"], set_={"name": stmt.excluded.name, "current": True}
-        )
-        await session.execute(stmt)
+        await _upsert_persons(session, flat)
+
+
+async def _upsert_persons(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    stmt = pg_insert(_persons)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["unit_id", "role", "id_hash"], set_={"name": stmt.excluded.name, "current": True}
+    )
+    await session.execute(stmt, rows)
 
 
 async def record_unit_changes(session: AsyncSession, items: list[tuple[str, str, int]]) -> None:

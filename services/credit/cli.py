@@ -1,0 +1,142 @@
+"""`credit`: run and administer the fire-safety credit service.
+
+Examples a clerk or operator can follow:
+
+  credit serve                                  start the API (embedded database in development)
+  credit migrate                                bring the database to the current schema
+  credit clients create --id land-bureau --department yanbian-land --scopes units:read records:read
+  credit clients revoke --id land-bureau        refuse the client's tokens from now on
+  credit demo --units 5000 --records 20000      fill an empty database with realistic demo data
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from services.credit.settings import CreditSettings
+
+
+def _database_url(settings: CreditSettings) -> str:
+    from services.credit.app import resolve_database_url
+
+    return resolve_database_url(settings)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from services.kit import migrate
+
+    settings = CreditSettings()
+    url = _database_url(settings)
+    migrate.upgrade("credit", url)
+    os.environ["CREDIT_DATABASE_URL"] = url
+    print(f"credit API on http://{args.host}:{args.port}  (docs: http://{args.host}:{args.port}/docs)", flush=True)
+    uvicorn.run("services.credit.app:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="warning", server_header=False, date_header=False)
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from services.kit import migrate
+
+    url = _database_url(CreditSettings())
+    if args.direction == "upgrade":
+        migrate.upgrade("credit", url, args.revision or "head")
+    else:
+        migrate.downgrade("credit", url, args.revision or "-1")
+    print(f"credit database now at {migrate.current_revision('credit', url, 'credit')}")
+    return 0
+
+
+async def _with_session(coro_factory):  # type: ignore[no-untyped-def]
+    from services.kit.db import make_engine, make_sessionmaker
+
+    engine = make_engine(_database_url(CreditSettings()), pool_size=2)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            result = await coro_factory(session)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+def _clients(args: argparse.Namespace) -> int:
+    from services.credit.clients import service
+
+    if args.action == "create":
+        try:
+            service.validate_scopes(args.scopes)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        secret = asyncio.run(_with_session(lambda s: service.create_client(
+            s, client_id=args.id, name=args.name or args.id, department=args.department, scopes=args.scopes,
+            secret=args.secret)))
+        print(f"client_id={args.id}\nclient_secret={secret}\n(the secret is shown once; store it now)")
+        return 0
+    if args.action == "revoke":
+        done = asyncio.run(_with_session(lambda s: service.revoke_client(s, args.id)))
+        print("revoked" if done else "no active client with that id")
+        return 0 if done else 1
+    return 2
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from services.credit.demo import load_demo
+
+    settings = CreditSettings()
+    counts = asyncio.run(load_demo(settings, _database_url(settings), units=args.units, records=args.records,
+                                   seed=args.seed))
+    print(f"demo data: {counts['units']} units, {counts['records']} records")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="credit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the API server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.set_defaults(func=_serve)
+
+    mig = sub.add_parser("migrate", help="upgrade or downgrade the database schema")
+    mig.add_argument("direction", nargs="?", choices=["upgrade", "downgrade"], default="upgrade")
+    mig.add_argument("revision", nargs="?", help="target revision (default: head for upgrade, one step for downgrade)")
+    mig.set_defaults(func=_migrate)
+
+    clients = sub.add_parser("clients", help="register or revoke API clients")
+    clients_sub = clients.add_subparsers(dest="action", required=True)
+    create = clients_sub.add_parser("create", help="register a client and print its secret once")
+    create.add_argument("--id", required=True, help="client id, e.g. land-bureau")
+    create.add_argument("--name", help="readable name, e.g. 延吉市自然资源局")
+    create.add_argument("--department", required=True, help="department the client acts for, e.g. yanji-fire")
+    create.add_argument("--scopes", nargs="+", required=True, help="scopes, e.g. units:read records:read")
+    create.add_argument("--secret", help="use this secret instead of a generated one (development only)")
+    revoke = clients_sub.add_parser("revoke", help="revoke a client: its tokens are refused within a minute")
+    revoke.add_argument("--id", required=True)
+    clients.set_defaults(func=_clients)
+
+    demo = sub.add_parser("demo", help="load realistic demo data into an empty database")
+    demo.add_argument("--units", type=int, default=5000, help="number of units (default 5000)")
+    demo.add_argument("--records", type=int, default=20000, help="number of credit records (default 20000)")
+    demo.add_argument("--seed", type=int, default=26, help="random seed (same seed, same data)")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
