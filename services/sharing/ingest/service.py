@@ -1,0 +1,601 @@
+"""The nightly registration ingest: stage -> plan (guard) -> apply -> forward, each phase resumable.
+
+* **stage**: the feed is streamed, each row validated and normalised, and loaded with COPY into a
+  per-run stage table in batches; bad rows go to the quarantine. The batch, its quarantined rows and
+  the watermark (rows read) commit in one transaction, so a killed run resumes at the batch boundary.
+* **plan**: duplicates are settled (the last line wins), the manifest's record count is checked,
+  the diff against the mirror is counted and the safety guard decides. Nothing is applied yet.
+* **apply**: the stage is merged into the mirror in USCC order, chunk by chunk; each chunk commits
+  with its diff rows, its survey-list entries and the watermark (last USCC applied).
+* **forward**: mirror rows whose content credit has not acknowledged are sent through credit's bulk
+  upsert; each acknowledged batch is marked in the same transaction. credit being down delays (retries
+  with backoff), never loses: what is not acknowledged stays pending for the next run.
+
+Re-running the same feed changes nothing: unchanged rows have equal content hashes and are not
+touched, and credit answers `unchanged` for anything sent twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import pathlib
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import psycopg
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from services.kit.db import sync_url
+from services.kit.ids import mask_citizen_id
+from services.kit.pii import PiiProtector
+from services.sharing.credit_api.client import CreditClient, CreditRefused, CreditUnavailable
+from services.sharing.feeds.mapping import Mapping
+from services.sharing.feeds.normalise import CHINA_TZ, FeedRecord, Normaliser, RowRejected
+from services.sharing.feeds.readers import (
+    FeedError,
+    HttpFeed,
+    Manifest,
+    SourceRow,
+    file_fingerprint,
+    open_file_feed,
+)
+from services.sharing.ingest import repository as repo
+from services.sharing.policy import SharingPolicy
+
+_log = logging.getLogger("sharing.ingest")
+
+# exit codes (documented in docs/sharing.md and `sharing ingest --help`)
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_LOCKED = 3
+EXIT_REFUSED = 4
+EXIT_NOTHING_VALID = 5
+EXIT_DELTA_GAP = 6
+EXIT_FORWARD_PENDING = 75
+
+STAGE_BATCH = 20_000
+APPLY_CHUNK = 50_000
+
+
+class IngestStop(Exception):
+    def __init__(self, code: int, status: str, message: str, run_id: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.message = message
+        self.run_id = run_id
+
+
+@dataclass
+class FeedSpec:
+    """What to ingest: a file (with optional manifest) or an HTTP source."""
+
+    source: str
+    mapping: Mapping
+    path: pathlib.Path | None = None
+    url: str | None = None
+    manifest: Manifest = field(default_factory=Manifest)
+    fmt: str = "auto"
+    encoding: str | None = None
+
+
+@dataclass
+class Progress:
+    """Progress on a TTY (a redrawn line), JSON log lines otherwise; called from the job loop."""
+
+    enabled: bool = True
+    tty: bool = False
+    total: int | None = None
+    _last: float = 0.0
+    _started: float = field(default_factory=time.perf_counter)
+
+    def update(self, phase: str, done: int, *, force: bool = False, **extra: Any) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not force and now - self._last < (0.25 if self.tty else 5.0):
+            return
+        self._last = now
+        elapsed = max(now - self._started, 1e-6)
+        rate = done / elapsed
+        if self.tty:
+            import sys
+
+            if self.total and phase == "staging":
+                share = min(done / self.total, 1.0)
+                bar = "#" * int(share * 30)
+                line = f"\r{phase:<10} [{bar:<30}] {done:>10,}/{self.total:,} rows {rate:>9,.0f} rows/s"
+            else:
+                line = f"\r{phase:<10} {done:>10,} rows {rate:>9,.0f} rows/s"
+            sys.stderr.write(line + "".join(f" {k}={v}" for k, v in extra.items()) + "\033[K")
+            sys.stderr.flush()
+        else:
+            _log.info("progress", extra={"phase": phase, "done": done, "rows_per_s": round(rate), **extra})
+
+    def newline(self) -> None:
+        if self.enabled and self.tty:
+            import sys
+
+            sys.stderr.write("\n")
+
+
+def _esc(value: str) -> str:
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+def _opt(value: object) -> str:
+    if value is None:
+        return "\\N"
+    return _esc(str(value))
+
+
+class RecordEncoder:
+    """FeedRecord -> one COPY text line; protects the legal representative's id number."""
+
+    def __init__(self, pii: PiiProtector) -> None:
+        self.pii = pii
+        self._aes = AESGCM(pii.encryption_key)
+
+    def line(self, source_line: int, rec: FeedRecord) -> str:
+        rid = rec.legal_rep_id
+        if rid:
+            id_hash = "\\\\x" + self.pii.match_hash(rid).hex()
+            nonce = os.urandom(12)
+            cipher = "\\\\x" + (nonce + self._aes.encrypt(nonce, rid.encode("ascii"), b"citizen_id")).hex()
+            masked = mask_citizen_id(rid)
+        else:
+            id_hash = cipher = masked = "\\N"
+        content = hashlib.blake2b(rec.content_key().encode("utf-8"), digest_size=16).hexdigest()
+        return "\t".join((
+            str(source_line), rec.uscc, _esc(rec.name), _opt(rec.entity_type), rec.unit_type,
+            _opt(rec.legal_rep_name), id_hash, cipher, masked, _opt(rec.registered_capital),
+            _opt(rec.capital_currency), _opt(rec.established_on), _opt(rec.reg_authority), rec.reg_status,
+            _esc(rec.reg_status_label), _opt(rec.reg_status_date), _opt(rec.address), rec.region_code,
+            _opt(rec.industry_code), _opt(rec.business_scope),
+            rec.changed_at.isoformat() if rec.changed_at else "\\N", _opt(rec.change_type), "\\\\x" + content,
+        )) + "\n"
+
+
+@dataclass
+class IngestOptions:
+    force: bool = False
+    abandon: bool = False
+    forward: bool = True
+    stop_after: str | None = None  # tests: "staging" | "apply" stop (as if killed) after that phase
+    stage_batch: int = STAGE_BATCH
+    apply_chunk: int = APPLY_CHUNK
+
+
+class IngestJob:
+    def __init__(self, *, database_url: str, policy: SharingPolicy, pii: PiiProtector,
+                 credit: CreditClient | None, progress: Progress | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.url = sync_url(database_url).replace("postgresql+psycopg://", "postgresql://")
+        self.policy = policy
+        self.pii = pii
+        self.credit = credit
+        self.progress = progress or Progress(enabled=False)
+        self.sleep = sleep
+
+    # ------------------------------------------------------------------ entry points
+
+    def run(self, spec: FeedSpec, options: IngestOptions | None = None) -> dict[str, Any]:
+        options = options or IngestOptions()
+        with psycopg.connect(self.url, autocommit=True, application_name="sharing-ingest-lock") as lock_conn:
+            if not repo.try_lock(lock_conn):
+                running = repo.running_runs(lock_conn)
+                who = ", ".join(f"run {r['id']} ({r['source']}, {r['phase']}, pid {r['pid']} on {r['host']})"
+                                for r in running) or "another ingest"
+                raise IngestStop(EXIT_LOCKED, "locked", f"another ingest is running: {who}; this one exits")
+            with psycopg.connect(self.url, application_name="sharing-ingest") as conn:
+                return self._run_locked(conn, spec, options)
+
+    def forward_only(self) -> dict[str, Any]:
+        """Send whatever credit has not acknowledged (after an outage), as its own run."""
+        with psycopg.connect(self.url, autocommit=True, application_name="sharing-ingest-lock") as lock_conn:
+            if not repo.try_lock(lock_conn):
+                raise IngestStop(EXIT_LOCKED, "locked", "another ingest is running; this one exits")
+            with psycopg.connect(self.url, application_name="sharing-forward") as conn:
+                with conn.transaction():
+                    run_id = repo.create_run(conn, source="(pending)", kind="forward", transport="none",
+                                             location="", fingerprint="", mapping="", phase="forwarding",
+                                             host=socket.gethostname(), pid=os.getpid())
+                return self._forward_and_finish(conn, run_id, time.perf_counter(), IngestOptions())
+
+    # ------------------------------------------------------------------ run
+
+    def _run_locked(self, conn: psycopg.Connection[Any], spec: FeedSpec, options: IngestOptions) -> dict[str, Any]:
+        started = time.perf_counter()
+        fingerprint, location, transport = self._identify(spec)
+        unfinished = repo.unfinished_run(conn, spec.source)
+        if unfinished is not None and (unfinished["fingerprint"] != fingerprint or options.abandon):
+            if not options.abandon:
+                raise IngestStop(
+                    EXIT_USAGE, "unfinished",
+                    f"run {unfinished['id']} of source `{spec.source}` ({unfinished['location']}) did not finish "
+                    f"(phase {unfinished['phase']}); re-run that feed to complete it, or pass --abandon to drop it",
+                    unfinished["id"],
+                )
+            with conn.transaction():
+                repo.drop_stage(conn, unfinished["id"])
+                repo.update_run(conn, unfinished["id"], status="abandoned", finished_at=dt.datetime.now(dt.UTC),
+                                message="abandoned by the operator (--abandon)")
+            unfinished = None
+        if unfinished is None:
+            run_id = self._start_run(conn, spec, options, fingerprint, location, transport)
+        else:
+            run_id = int(unfinished["id"])
+            _log.info("resuming run", extra={"run_id": run_id, "phase": unfinished["phase"]})
+        run = repo.get_run(conn, run_id)
+        if run["phase"] == "staging":
+            self._stage(conn, run, spec, options)
+            if options.stop_after == "staging":
+                return repo.get_run(conn, run_id)
+            run = repo.get_run(conn, run_id)
+        if run["phase"] == "planning":
+            self._plan(conn, run, spec, options)
+            run = repo.get_run(conn, run_id)
+        if run["phase"] == "applying":
+            self._apply(conn, run, spec, options)
+            if options.stop_after == "apply":
+                return repo.get_run(conn, run_id)
+        return self._forward_and_finish(conn, run_id, started, options)
+
+    def _identify(self, spec: FeedSpec) -> tuple[str, str, str]:
+        if spec.path is not None:
+            if not spec.path.exists():
+                raise IngestStop(EXIT_USAGE, "failed", f"{spec.path}: no such file")
+            return file_fingerprint(spec.path), str(spec.path), "file"
+        assert spec.url is not None
+        m = spec.manifest
+        return f"{spec.url}#{m.kind}:{m.sequence}", spec.url, "http"
+
+    def _start_run(self, conn: psycopg.Connection[Any], spec: FeedSpec, options: IngestOptions, fingerprint: str,
+                   location: str, transport: str) -> int:
+        m = spec.manifest
+        state = repo.source_state(conn, spec.source)
+        last = state["last_sequence"] if state else None
+        common = {"source": spec.source, "kind": m.kind, "transport": transport, "location": location,
+                  "fingerprint": fingerprint, "sequence": m.sequence, "base_sequence": m.base_sequence,
+                  "declared_count": m.record_count, "mapping": spec.mapping.name, "forced": options.force,
+                  "host": socket.gethostname(), "pid": os.getpid()}
+        refusal: tuple[int, str, str] | None = None
+        if m.kind == "delta":
+            if state is None or last is None:
+                refusal = (EXIT_DELTA_GAP, "delta_gap",
+                           "this delta has no base: no full snapshot of this source was applied yet; "
+                           "ingest a full snapshot first")
+            elif m.sequence is not None and m.sequence <= last:
+                refusal = (EXIT_OK, "skipped", f"delta {m.sequence} is already applied (last sequence {last})")
+            elif m.base_sequence is not None and m.base_sequence != last:
+                refusal = (EXIT_DELTA_GAP, "delta_gap",
+                           f"delta {m.sequence} is based on sequence {m.base_sequence} but the last applied is "
+                           f"{last}: deltas are missing in between; ingest a full snapshot")
+        elif m.sequence is not None and last is not None and m.sequence < last and not options.force:
+            refusal = (EXIT_REFUSED, "refused",
+                       f"full snapshot {m.sequence} is older than the last applied sequence {last} (use --force)")
+        if refusal is not None:
+            code, status, message = refusal
+            with conn.transaction():
+                run_id = repo.create_run(conn, **common, status=status, phase="done", message=message,
+                                         finished_at=dt.datetime.now(dt.UTC))
+            raise IngestStop(code, status, message, run_id)
+        with conn.transaction():
+            run_id = repo.create_run(conn, **common, phase="staging")
+            repo.create_stage(conn, run_id)
+        return run_id
+
+    # ------------------------------------------------------------------ stage
+
+    def _open_rows(self, spec: FeedSpec) -> tuple[Iterator[SourceRow], str, Callable[[], None]]:
+        if spec.path is not None:
+            opened = open_file_feed(spec.path, spec.mapping, fmt=spec.fmt, encoding=spec.encoding)
+            return opened.rows, opened.encoding, opened.close
+        assert spec.url is not None
+        feed = HttpFeed(spec.url)
+        m = spec.manifest
+        params: dict[str, str | int] = {"kind": m.kind, "limit": feed.page_size}
+        if m.kind == "delta" and m.base_sequence is not None:
+            params["since_sequence"] = m.base_sequence
+        first = feed._get(params)
+        return feed.rows(first, spec.mapping, params), "utf-8", feed.close
+
+    def _stage(self, conn: psycopg.Connection[Any], run: dict[str, Any], spec: FeedSpec,
+               options: IngestOptions) -> None:
+        run_id = int(run["id"])
+        t0 = time.perf_counter()
+        try:
+            rows, encoding, close = self._open_rows(spec)
+        except FeedError as exc:
+            self._fail(conn, run_id, exc.code, exc.detail)
+        normaliser = Normaliser(spec.mapping)
+        encoder = RecordEncoder(self.pii)
+        skip = int(run["rows_read"])
+        rejects: Counter[str] = Counter(run["rejects"] or {})
+        location = str(run["location"])
+        self.progress.total = spec.manifest.record_count
+        try:
+            batch: list[str] = []
+            quarantine: list[tuple[Any, ...]] = []
+            counts = Counter[str]()
+            consumed = 0
+            try:
+                for row in rows:
+                    consumed += 1
+                    if consumed <= skip:
+                        continue
+                    counts["rows_read"] += 1
+                    if row.blank:
+                        counts["blank_lines"] += 1
+                    elif row.get is None:
+                        quarantine.append((run_id, spec.source, location, row.line, "parse", row.reason, None,
+                                           row.detail or "", None, row.raw, None))
+                    else:
+                        try:
+                            rec = normaliser.record(row.get)
+                        except RowRejected as exc:
+                            raw = {f: row.get(f) for f in spec.mapping.columns}
+                            uscc_raw = raw.get("uscc") or None
+                            quarantine.append((run_id, spec.source, location, row.line, "validate", exc.reason,
+                                               exc.field, exc.detail, uscc_raw, "", raw))
+                        else:
+                            batch.append(encoder.line(row.line, rec))
+                    if counts["rows_read"] >= options.stage_batch:
+                        self._commit_stage_batch(conn, run_id, batch, quarantine, counts, rejects, encoding)
+                        skip = consumed
+                        self.progress.update("staging", consumed)
+                        batch, quarantine, counts = [], [], Counter()
+            except FeedError as exc:
+                self._fail(conn, run_id, exc.code, exc.detail)
+            self._commit_stage_batch(conn, run_id, batch, quarantine, counts, rejects, encoding)
+            self.progress.update("staging", consumed, force=True)
+            self.progress.newline()
+        finally:
+            close()
+        with conn.transaction():
+            repo.update_run(conn, run_id, phase="planning",
+                            timings={**(run["timings"] or {}), "stage_s": round(time.perf_counter() - t0, 3)})
+
+    def _commit_stage_batch(self, conn: psycopg.Connection[Any], run_id: int, batch: list[str],
+                            quarantine: list[tuple[Any, ...]], counts: Counter[str], rejects: Counter[str],
+                            encoding: str) -> None:
+        for q in quarantine:
+            rejects[str(q[5])] += 1
+        with conn.transaction():
+            if batch:
+                repo.copy_stage(conn, run_id, "".join(batch).encode("utf-8"))
+            repo.insert_quarantine(conn, quarantine)
+            repo.add_counters(conn, run_id, rows_read=counts["rows_read"], blank_lines=counts["blank_lines"],
+                              staged=len(batch), quarantined=len(quarantine))
+            repo.update_run(conn, run_id, rejects=dict(rejects), encoding=encoding)
+
+    def _fail(self, conn: psycopg.Connection[Any], run_id: int, code: str, detail: str) -> NoReturn:
+        with conn.transaction():
+            repo.drop_stage(conn, run_id)
+            repo.update_run(conn, run_id, status="failed", phase="done", finished_at=dt.datetime.now(dt.UTC),
+                            message=f"{code}: {detail}; nothing was applied")
+        exit_code = EXIT_DELTA_GAP if code == "delta_gap" else EXIT_NOTHING_VALID
+        raise IngestStop(exit_code, "failed", f"{detail}; nothing was applied", run_id)
+
+    # ------------------------------------------------------------------ plan
+
+    def _refuse(self, conn: psycopg.Connection[Any], run_id: int, guard: dict[str, Any], message: str) -> None:
+        with conn.transaction():
+            repo.drop_stage(conn, run_id)
+            repo.update_run(conn, run_id, status="refused", phase="done", guard=guard,
+                            finished_at=dt.datetime.now(dt.UTC), message=message)
+        raise IngestStop(EXIT_REFUSED, "refused", message, run_id)
+
+    def _plan(self, conn: psycopg.Connection[Any], run: dict[str, Any], spec: FeedSpec,
+              options: IngestOptions) -> None:
+        run_id = int(run["id"])
+        full = run["kind"] == "full"
+        t0 = time.perf_counter()
+        with conn.transaction():
+            duplicates = repo.dedupe_stage(conn, run_id, spec.source, str(run["location"]))
+            if duplicates:
+                rejects = dict(run["rejects"] or {})
+                rejects["duplicate_uscc"] = rejects.get("duplicate_uscc", 0) + duplicates
+                repo.add_counters(conn, run_id, staged=-duplicates, quarantined=duplicates)
+                repo.update_run(conn, run_id, rejects=rejects)
+        run = repo.get_run(conn, run_id)
+        records = int(run["rows_read"]) - int(run["blank_lines"])
+        if records == 0:
+            self._fail(conn, run_id, "no_rows", "the feed holds a header but no records")
+        if int(run["staged"]) == 0:
+            self._fail(conn, run_id, "nothing_valid",
+                       f"none of the {records} records is valid (see the quarantine of run {run_id})")
+        counts = repo.plan_counts(conn, run_id, full=full)
+        state = repo.source_state(conn, spec.source)
+        size = counts["registry_size"]
+        guard_on = size >= self.policy.guard.min_registry_size
+        dereg = counts["deregistering"] + counts["absent"]
+        touched = counts["changed"] + counts["absent"]
+        g = self.policy.guard
+        guard: dict[str, Any] = {
+            "policy_version": self.policy.version, "registry_size": size, "records": records,
+            "deregistering": counts["deregistering"], "absent": counts["absent"], "new": counts["new"],
+            "changed": counts["changed"], "guard_applied": guard_on, "forced": bool(run["forced"]),
+            "baseline": size == 0, "problems": [],
+        }
+        problems: list[str] = guard["problems"]
+        declared = run["declared_count"]
+        if declared is not None and records != declared:
+            problems.append(f"the manifest declares {declared} records but the file holds {records} "
+                            f"({'truncated' if records < declared else 'extra rows'})")
+        if guard_on:
+            if dereg > g.max_deregister_share * size:
+                problems.append(f"it would deregister, revoke or drop {dereg} of {size} units "
+                                f"({dereg / size:.1%} > {g.max_deregister_share:.0%})")
+            if touched > g.max_change_share * size:
+                problems.append(f"it would change {touched} of {size} units "
+                                f"({touched / size:.1%} > {g.max_change_share:.0%})")
+            last_full = state["last_full_record_count"] if state else None
+            if full and last_full and records < g.min_count_ratio * last_full:
+                problems.append(f"it holds {records} records, far below the last full snapshot's {last_full} "
+                                f"(< {g.min_count_ratio:.0%})")
+        if problems and not run["forced"]:
+            self._refuse(conn, run_id, guard, "refused by the safety guard, nothing applied: " + "; ".join(problems)
+                         + " (an operator may re-run with --force)")
+        with conn.transaction():
+            repo.update_run(conn, run_id, phase="applying", guard=guard, new=counts["new"],
+                            changed=counts["changed"] - counts["status_changed"],
+                            status_changed=counts["status_changed"], unchanged=counts["unchanged"],
+                            absent=counts["absent"],
+                            timings={**(run["timings"] or {}), "plan_s": round(time.perf_counter() - t0, 3)})
+
+    # ------------------------------------------------------------------ apply
+
+    def _apply(self, conn: psycopg.Connection[Any], run: dict[str, Any], spec: FeedSpec,
+               options: IngestOptions) -> None:
+        run_id = int(run["id"])
+        t0 = time.perf_counter()
+        after = str(run["apply_after"])
+        started_at: dt.datetime = run["started_at"]
+        listed_on = started_at.astimezone(CHINA_TZ).date()
+        baseline = bool((run["guard"] or {}).get("baseline"))
+        since = listed_on - dt.timedelta(days=self.policy.survey.baseline_established_within_days)
+        applied = 0
+        while True:
+            upto = repo.next_chunk_end(conn, run_id, after, options.apply_chunk)
+            if upto is None:
+                break
+            with conn.transaction():
+                result = repo.apply_chunk(conn, run_id=run_id, after=after, upto=upto, source=spec.source,
+                                          location=str(run["location"]), received_at=started_at,
+                                          listed_on=listed_on, sensitive=self.policy.survey.fire_sensitive,
+                                          baseline=baseline, baseline_since=since)
+                repo.add_counters(conn, run_id, survey_listed=result["survey_listed"])
+                repo.update_run(conn, run_id, apply_after=upto)
+            applied += result["merged"]
+            after = upto
+            self.progress.update("applying", applied)
+        with conn.transaction():
+            if run["kind"] == "full":
+                repo.mark_absent(conn, run_id, started_at)
+            repo.save_source(conn, source=spec.source, mapping=spec.mapping.name, sequence=run["sequence"],
+                             full=run["kind"] == "full", record_count=int(run["rows_read"]) - int(run["blank_lines"]),
+                             run_id=run_id)
+            repo.drop_stage(conn, run_id)
+            repo.update_run(conn, run_id, phase="forwarding",
+                            timings={**(run["timings"] or {}), "apply_s": round(time.perf_counter() - t0, 3)})
+
+    # ------------------------------------------------------------------ forward
+
+    def _unit_in(self, row: dict[str, Any]) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "uscc": row["uscc"], "name": row["name"], "unit_type": row["unit_type"],
+            "reg_status": row["reg_status"], "region_code": row["region_code"],
+        }
+        for key in ("reg_authority", "industry_code", "address"):
+            if row[key]:
+                item[key] = row[key]
+        for key in ("reg_status_date", "established_on"):
+            if row[key] is not None:
+                item[key] = row[key].isoformat()
+        if row["legal_rep_id_cipher"] is not None and row["legal_rep_name"]:
+            item["persons"] = [{"role": "legal_representative", "name": row["legal_rep_name"],
+                                "citizen_id": self.pii.decrypt(bytes(row["legal_rep_id_cipher"]))}]
+        return item
+
+    def _send(self, items: list[dict[str, Any]], request_id: str) -> Any:
+        assert self.credit is not None
+        f = self.policy.forward
+        delay = f.retry_initial_seconds
+        deadline = time.monotonic() + f.give_up_after_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self.credit.bulk_upsert(items, request_id=request_id)
+            except CreditUnavailable as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                _log.warning("credit unavailable, retrying", extra={"attempt": attempt, "delay_s": delay,
+                                                                     "error": str(exc)})
+                self.sleep(delay)
+                delay = min(delay * 2, f.retry_max_seconds)
+
+    def _forward(self, conn: psycopg.Connection[Any], run_id: int) -> None:
+        if self.credit is None:
+            return
+        after = ""
+        sent = 0
+        batch_no = 0
+        while True:
+            rows = repo.pending_forward(conn, after, self.policy.forward.batch_size)
+            conn.commit()
+            if not rows:
+                return
+            items = [self._unit_in(r) for r in rows]
+            batch_no += 1
+            result = self._send(items, request_id=f"sharing-run{run_id}-b{batch_no}")
+            done: list[tuple[str, bytes, int | None]] = []
+            rejected: list[tuple[str, bytes]] = []
+            quarantine: list[tuple[Any, ...]] = []
+            for r in result.results:
+                row = rows[r.index]
+                if r.outcome == "rejected":
+                    rejected.append((row["uscc"], bytes(row["content_hash"])))
+                    detail = "; ".join(f"{e.get('field')}: {e.get('reason')}" for e in r.errors) or "rejected"
+                    first = r.errors[0].get("field") if r.errors else None
+                    quarantine.append((run_id, "credit", "credit:/v1/units:bulk-upsert", int(row["source_line"]),
+                                       "credit", "credit_rejected", first, detail, row["uscc"], "",
+                                       {k: v for k, v in items[r.index].items() if k != "persons"}))
+                else:
+                    done.append((row["uscc"], bytes(row["content_hash"]), r.version))
+            with conn.transaction():
+                repo.mark_forwarded(conn, done)
+                repo.mark_rejected(conn, rejected)
+                repo.insert_quarantine(conn, quarantine)
+                repo.add_counters(conn, run_id, forwarded=len(done), forward_rejected=len(rejected))
+            sent += len(rows)
+            after = rows[-1]["uscc"]
+            self.progress.update("forwarding", sent)
+
+    def _forward_and_finish(self, conn: psycopg.Connection[Any], run_id: int, started: float,
+                            options: IngestOptions) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        status, code, message = "succeeded", EXIT_OK, None
+        if options.forward:
+            try:
+                self._forward(conn, run_id)
+            except CreditUnavailable as exc:
+                status, code = "forward_pending", EXIT_FORWARD_PENDING
+                message = f"credit unavailable ({exc}); unsent changes stay pending for the next run"
+            except CreditRefused as exc:
+                status, code = "forward_pending", EXIT_FORWARD_PENDING
+                message = f"credit refused the upsert ({exc}); unsent changes stay pending"
+        self.progress.newline()
+        run = repo.get_run(conn, run_id)
+        pending = repo.count_pending(conn)
+        elapsed_total = (dt.datetime.now(dt.UTC) - run["started_at"]).total_seconds()
+        records = int(run["rows_read"]) - int(run["blank_lines"])
+        with conn.transaction():
+            repo.update_run(
+                conn, run_id, status=status, phase="done", finished_at=dt.datetime.now(dt.UTC),
+                forward_pending=pending, message=message,
+                timings={**(run["timings"] or {}), "forward_s": round(time.perf_counter() - t0, 3),
+                         "total_s": round(elapsed_total, 3),
+                         "rows_per_s": round(records / elapsed_total, 1) if elapsed_total > 0 else None},
+            )
+        final = repo.get_run(conn, run_id)
+        if code != EXIT_OK:
+            raise IngestStop(code, status, message or status, run_id)
+        return final
+
+
+def mirror_checksum(database_url: str) -> str:
+    url = sync_url(database_url).replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        return repo.mirror_checksum(conn)
