@@ -14,7 +14,6 @@ from services.credit.changes.endpoints import router as changes_router
 from services.credit.clients.endpoints import router as clients_router
 from services.credit.clients.service import revoked_client_ids
 from services.credit.context import CreditContext
-from services.credit.deps import SCOPES
 from services.credit.health import router as health_router
 from services.credit.policy.model import load_policy
 from services.credit.settings import CreditSettings
@@ -22,7 +21,7 @@ from services.credit.records.endpoints import router as records_router
 from services.credit.units.endpoints import router as units_router
 from services.kit.auth import TokenService, ensure_dev_keyset, load_keyset
 from services.kit.db import make_engine, make_sessionmaker
-from services.kit.errors import install_problem_handlers
+from services.kit.errors import document_problems, install_problem_handlers
 from services.kit.http import OrjsonResponse, RequestContextMiddleware
 from services.kit.logs import configure_logging
 from services.kit.migrate import head_revision
@@ -111,10 +110,6 @@ def _openapi(app: FastAPI) -> dict[str, object]:
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
-    schema["components"]["securitySchemes"] = {  # type: ignore[index]
-        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                   "description": "Token from `POST /v1/oauth/token`. Scopes: "
-                   + "; ".join(f"`{k}` {v}" for k, v in SCOPES.items())},
-    }
+    document_problems(schema)
     app.openapi_schema = schema
     return schema

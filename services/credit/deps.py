@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.openapi.models import OAuthFlowClientCredentials
+from fastapi.openapi.models import OAuthFlows as OAuthFlowsModel
+from fastapi.security import OAuth2, SecurityScopes
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit.context import CreditContext
@@ -23,7 +26,13 @@ SCOPES = {
     "admin": "Manage clients and policy.",
 }
 
-_bearer = HTTPBearer(auto_error=False, scheme_name="bearer", description="OAuth2 client-credentials JWT from `POST /v1/oauth/token`.")
+# OAuth2 client credentials: the contract names the scope each operation needs
+oauth2 = OAuth2(
+    flows=OAuthFlowsModel(clientCredentials=OAuthFlowClientCredentials(tokenUrl="/v1/oauth/token", scopes=SCOPES)),
+    scheme_name="oauth2",
+    description="Client-credentials JWT from `POST /v1/oauth/token`, sent as `Authorization: Bearer <token>`.",
+    auto_error=False,
+)
 
 
 def get_context(request: Request) -> CreditContext:
@@ -43,36 +52,38 @@ async def get_session(ctx: ContextDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-async def get_principal(
+async def authorised(
+    security_scopes: SecurityScopes,
     request: Request,
     ctx: ContextDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    authorization: Annotated[str | None, Depends(oauth2)],
 ) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
         raise unauthorised("a bearer token is required")
-    principal = ctx.tokens.verify(credentials.credentials)
+    principal = ctx.tokens.verify(token.strip())
     revoked: set[str] = getattr(request.app.state, "revoked_clients", set())
     if principal.client_id in revoked:
         raise unauthorised("this client has been revoked")
+    for scope in security_scopes.scopes:
+        if not principal.has(scope):
+            raise forbidden_scope(scope)
     user = request.headers.get("x-user-id")
     case = request.headers.get("x-case-id")
     if user or case:
-        principal = Principal(
-            client_id=principal.client_id, department=principal.department, scopes=principal.scopes,
-            token_id=principal.token_id, expires_at=principal.expires_at,
-            user_id=(user or None) and user[:128], case_id=(case or None) and case[:128],
-        )
+        principal = replace(principal, user_id=user[:128] if user else None, case_id=case[:128] if case else None)
     return principal
 
 
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
+PrincipalDep = Annotated[Principal, Security(authorised)]
 
 
 def require(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    async def check(principal: PrincipalDep) -> Principal:
-        if not principal.has(scope):
-            raise forbidden_scope(scope)
+    """`Annotated[Principal, Depends(require("units:read"))]`: authenticated and holding the scope;
+    the scope is named in the operation's security requirement of the contract."""
+
+    async def holding(principal: Annotated[Principal, Security(authorised, scopes=[scope])]) -> Principal:
         return principal
 
-    check.__name__ = f"require_{scope.replace(':', '_')}"
-    return check
+    holding.__name__ = f"require_{scope.replace(':', '_')}"
+    return holding

@@ -163,7 +163,18 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entry documenting problem+json answers for the given statuses."""
-    return {
-        s: {"model": Problem, "description": _TITLES.get(s, "Error"), "content": {PROBLEM_MEDIA_TYPE: {}}}
-        for s in statuses
-    }
+    return {s: {"model": Problem, "description": _TITLES.get(s, "Error")} for s in statuses}
+
+
+def document_problems(openapi: dict[str, Any]) -> None:
+    """Errors are sent as application/problem+json: say so in the document, with the Problem schema."""
+    for operations in openapi.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                    if status == "422":
+                        response["description"] = _TITLES[422]
+    schemas = openapi.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)

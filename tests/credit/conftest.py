@@ -3,8 +3,14 @@ that is rolled back, while the app's own commits become savepoint releases."""
 
 from __future__ import annotations
 
+import os
 import pathlib
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -16,6 +22,7 @@ from services.credit.context import CreditContext
 from services.credit.deps import get_session
 from services.credit.settings import CreditSettings
 from services.kit import migrate
+from services.kit.auth import TokenService, ensure_dev_keyset
 from tests.conftest import drop_database, fresh_database
 
 TEST_PII_KEY = "test-pii-key-0123456789abcdef0123456789"
@@ -88,3 +95,56 @@ def auth(credit_ctx: CreditContext) -> TokenFactory:
         return {"Authorization": f"Bearer {token}"}
 
     return make
+
+
+@dataclass
+class LiveCredit:
+    base_url: str
+    tokens: TokenService
+
+    def headers(self, *scopes: str, department: str = "yanbian-fire") -> dict[str, str]:
+        token, _ = self.tokens.issue(client_id="live-test", department=department, scopes=list(scopes))
+        return {"Authorization": f"Bearer {token}"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def live_credit(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCredit]:
+    """A real uvicorn process on its own migrated database, for fuzzing over HTTP."""
+    url = fresh_database(pg_server_url, "credit_live")
+    migrate.upgrade("credit", url)
+    data_dir = tmp_path_factory.mktemp("credit-live")
+    keys = ensure_dev_keyset(data_dir / "credit-signing-keys.json")
+    port = _free_port()
+    env = {**os.environ, "CREDIT_DATABASE_URL": url, "CREDIT_DATA_DIR": str(data_dir), "CREDIT_PII_KEY": TEST_PII_KEY,
+           "CREDIT_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "services.credit.app:create_app", "--factory", "--port", str(port),
+         "--no-server-header", "--log-level", "warning"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    settings = CreditSettings(database_url=url, data_dir=data_dir, pii_key=TEST_PII_KEY)
+    live = LiveCredit(base, TokenService(keys=keys, issuer=settings.issuer, audience=settings.audience))
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"credit did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+            time.sleep(0.2)
+        yield live
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        drop_database(pg_server_url, url)

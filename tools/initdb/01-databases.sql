@@ -1,0 +1,2 @@
+CREATE DATABASE credit;
+CREATE DATABASE sharing;
