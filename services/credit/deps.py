@@ -82,7 +82,8 @@ def require(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """`Annotated[Principal, Depends(require("units:read"))]`: authenticated and holding the scope;
     the scope is named in the operation's security requirement of the contract."""
 
-    async def holding(principal: Annotated[Principal, Security(authorised, scopes=[scope])]) -> Principal:
+    # a default, not an Annotated string: the scope is a closure value the annotation could not resolve
+    async def holding(principal: Principal = Security(authorised, scopes=[scope])) -> Principal:
         return principal
 
     holding.__name__ = f"require_{scope.replace(':', '_')}"
