@@ -1,9 +1,16 @@
 """Every ORM model of credit, imported once so alembic and the tests see the whole metadata."""
 
+from services.credit.calendar.models import CalendarDay, CalendarYear
 from services.credit.changes.models import Change
+from services.credit.checks.models import Check, CheckFeedback
 from services.credit.clients.models import Client
 from services.credit.db import Base
+from services.credit.grades.models import GradeHistory, GradeQueue, UnitGrade
+from services.credit.listing.models import Listing, ListingEvent, ListingNotice
 from services.credit.records.models import IdempotencyKey, Record, RecordPerson, RecordVersion
 from services.credit.units.models import Unit, UnitPerson
 
-__all__ = ["Base", "Change", "Client", "IdempotencyKey", "Record", "RecordPerson", "RecordVersion", "Unit", "UnitPerson"]
+__all__ = [
+    "CalendarDay", "CalendarYear", "Check", "CheckFeedback", "GradeHistory", "GradeQueue", "Listing",
+    "ListingEvent", "ListingNotice", "UnitGrade",
+    "Base", "Change", "Client", "IdempotencyKey", "Record", "RecordPerson", "RecordVersion", "Unit", "UnitPerson"]

@@ -32,6 +32,7 @@ class RecordFact:
     state: str = "active"
     disputed: bool = False
     document_no: str | None = None
+    kind: str | None = None  # positive records: commendation, liability_insurance, assessment_passed
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +148,10 @@ def evaluate(
         flags = ("disputed",) if fact.disputed else ()
         doc = f"（{fact.document_no}）" if fact.document_no else ""
         if fact.polarity == "positive":
-            points, rule = g.addition(fact.record_type)
+            points, rule = g.addition(fact.record_type, fact.kind)
             positive_total += points
             positive_lines.append(
-                Line(rule, points, f"{fact.record_type}{doc} 加{points}分", fact.id, until=until, flags=flags)
+                Line(rule, points, f"{fact.kind or fact.record_type}{doc} 加{points}分", fact.id, until=until, flags=flags)
             )
         else:
             points, rule = g.deduction(fact.record_type, fact.severity)

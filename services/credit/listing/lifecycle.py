@@ -173,7 +173,7 @@ def ground_problems(ground: Ground, unit_id: int, records: Sequence[ProvingRecor
         ok = r.record_type in ground.record_types
         ok = ok and (ground.severity is None or r.severity == ground.severity)
         for key, minimum in ground.body_min.items():
-            value = r.body.get(key)
+            value = _dig(r.body, key)
             ok = ok and isinstance(value, int | float) and not isinstance(value, bool) and value >= minimum
         proving += ok
     if proving == 0 and not problems:
@@ -184,3 +184,10 @@ def ground_problems(ground: Ground, unit_id: int, records: Sequence[ProvingRecor
             need += f" with {key} ≥ {minimum:g}"
         problems.append(f"ground {ground.code} needs {need}")
     return problems
+
+
+def _dig(body: Mapping[str, Any], dotted: str) -> object:
+    value: object = body
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value

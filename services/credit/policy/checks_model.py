@@ -67,8 +67,9 @@ class GradesPolicy(_Strict):
         row = self.deductions[key]
         return (row.serious if severity == "serious" else row.general), f"grades.deductions.{key}.{severity}"
 
-    def addition(self, record_type: str) -> tuple[int, str]:
-        key = record_type if record_type in self.additions else "default"
+    def addition(self, record_type: str, kind: str | None = None) -> tuple[int, str]:
+        key = kind if kind and kind in self.additions else record_type
+        key = key if key in self.additions else "default"
         return self.additions[key], f"grades.additions.{key}"
 
 

@@ -36,10 +36,11 @@ def bad(
     )
 
 
-def good(i: str, rtype: str, decided: dt.date = D(2026, 1, 1)) -> RecordFact:
+def good(i: str, kind: str, decided: dt.date = D(2026, 1, 1)) -> RecordFact:
     return RecordFact(
         id=i,
-        record_type=rtype,
+        record_type="positive",
+        kind=kind,
         severity="general",
         polarity="positive",
         decision_date=decided,

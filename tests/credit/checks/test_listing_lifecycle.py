@@ -85,11 +85,11 @@ def test_unpublished_year_makes_window_provisional() -> None:
 def test_grounds_need_proving_records() -> None:
     ground = POLICY.listing.ground("fire_with_deaths")
     assert ground is not None
-    fire = ProvingRecord("r1", 7, "fire_incident", "serious", "active", {"deaths": 2})
+    fire = ProvingRecord("r1", 7, "fire_incident", "serious", "active", {"details": {"deaths": 2}})
     assert ground_problems(ground, 7, [fire]) == []
-    no_deaths = ProvingRecord("r2", 7, "fire_incident", "serious", "active", {"deaths": 0})
-    assert "deaths ≥ 1" in ground_problems(ground, 7, [no_deaths])[0]
+    no_deaths = ProvingRecord("r2", 7, "fire_incident", "serious", "active", {"details": {"deaths": 0}})
+    assert "details.deaths ≥ 1" in ground_problems(ground, 7, [no_deaths])[0]
     assert "another unit" in ground_problems(ground, 8, [fire])[0]
-    withdrawn = ProvingRecord("r3", 7, "fire_incident", "serious", "withdrawn", {"deaths": 1})
+    withdrawn = ProvingRecord("r3", 7, "fire_incident", "serious", "withdrawn", {"details": {"deaths": 1}})
     assert "withdrawn" in ground_problems(ground, 7, [withdrawn])[0]
     assert ground_problems(ground, 7, []) != []

@@ -1,0 +1,45 @@
+"""The check path's own asyncpg pool (no ORM session per call). One pool per process, made lazily."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Request
+
+from services.credit.deps import ContextDep
+
+_lock = asyncio.Lock()
+
+
+async def _pool(request: Request, ctx: ContextDep) -> asyncpg.Pool:
+    pool: asyncpg.Pool | None = getattr(request.app.state, "check_pool", None)
+    if pool is None:
+        async with _lock:
+            pool = getattr(request.app.state, "check_pool", None)
+            if pool is None:
+                dsn = ctx.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                size = ctx.settings.db_pool_size
+                pool = await asyncpg.create_pool(
+                    dsn, min_size=1, max_size=size, statement_cache_size=256,
+                    server_settings={"application_name": "credit-checks"},
+                )
+                request.app.state.check_pool = pool
+    return pool
+
+
+async def get_check_conn(request: Request, ctx: ContextDep) -> AsyncIterator[asyncpg.Connection]:
+    pool = await _pool(request, ctx)
+    async with pool.acquire() as conn:
+        yield conn
+
+
+CheckConn = Annotated[asyncpg.Connection, Depends(get_check_conn)]
+
+
+async def close_pool(state: object) -> None:
+    pool: asyncpg.Pool | None = getattr(state, "check_pool", None)
+    if pool is not None:
+        await pool.close()
