@@ -5,6 +5,7 @@ Revision ID: c0002
 Revises: c0001
 Create Date: 2026-11-28
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -34,7 +35,9 @@ def upgrade() -> None:
     op.create_table(
         "calendar_days",
         sa.Column("day", sa.Date, primary_key=True),
-        sa.Column("year", sa.Integer, sa.ForeignKey(f"{S}.calendar_years.year", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "year", sa.Integer, sa.ForeignKey(f"{S}.calendar_years.year", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("name", sa.Text, nullable=False),
         sa.CheckConstraint("kind IN ('holiday', 'workday')", name="ck_calendar_days_kind"),
@@ -45,7 +48,9 @@ def upgrade() -> None:
     # --- grades: the current grade per unit, its history, and the queue record changes fill ---
     op.create_table(
         "grades",
-        sa.Column("unit_id", sa.BigInteger, sa.ForeignKey(f"{S}.units.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "unit_id", sa.BigInteger, sa.ForeignKey(f"{S}.units.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("uscc", sa.String(18), nullable=False),
         sa.Column("grade", sa.String(1), nullable=False),
         sa.Column("score", sa.Integer, nullable=False),
@@ -58,12 +63,19 @@ def upgrade() -> None:
         sa.CheckConstraint("grade IN ('A', 'B', 'C', 'D')", name="ck_grades_grade"),
         schema=S,
     )
-    op.create_index("ix_grades_next_change_on", "grades", ["next_change_on"], schema=S,
-                    postgresql_where=sa.text("next_change_on IS NOT NULL"))
+    op.create_index(
+        "ix_grades_next_change_on",
+        "grades",
+        ["next_change_on"],
+        schema=S,
+        postgresql_where=sa.text("next_change_on IS NOT NULL"),
+    )
     op.create_table(
         "grade_history",
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-        sa.Column("unit_id", sa.BigInteger, sa.ForeignKey(f"{S}.units.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "unit_id", sa.BigInteger, sa.ForeignKey(f"{S}.units.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("uscc", sa.String(18), nullable=False),
         sa.Column("grade", sa.String(1), nullable=False),
         sa.Column("previous_grade", sa.String(1)),
@@ -82,7 +94,9 @@ def upgrade() -> None:
     # a writer left (SKIP LOCKED), so no change is lost.
     op.create_table(
         "grade_queue",
-        sa.Column("unit_id", sa.BigInteger, sa.ForeignKey(f"{S}.units.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "unit_id", sa.BigInteger, sa.ForeignKey(f"{S}.units.id", ondelete="CASCADE"), primary_key=True
+        ),
         _ts("queued_at"),
         schema=S,
     )
@@ -128,13 +142,25 @@ def upgrade() -> None:
         _ts("created_at"),
         _ts("updated_at"),
         sa.CheckConstraint("subject_kind IN ('unit', 'person')", name="ck_listings_subject_kind"),
-        sa.CheckConstraint("(subject_kind = 'person') = (person_id IS NOT NULL)", name="ck_listings_person_subject"),
+        sa.CheckConstraint(
+            "(subject_kind = 'person') = (person_id IS NOT NULL)", name="ck_listings_person_subject"
+        ),
         schema=S,
     )
-    op.create_index("ix_listings_unit_id", "listings", ["unit_id"], schema=S,
-                    postgresql_where=sa.text("state IN ('proposed', 'notice_issued', 'listed')"))
-    op.create_index("ix_listings_list_until", "listings", ["list_until"], schema=S,
-                    postgresql_where=sa.text("state = 'listed'"))
+    op.create_index(
+        "ix_listings_unit_id",
+        "listings",
+        ["unit_id"],
+        schema=S,
+        postgresql_where=sa.text("state IN ('proposed', 'notice_issued', 'listed')"),
+    )
+    op.create_index(
+        "ix_listings_list_until",
+        "listings",
+        ["list_until"],
+        schema=S,
+        postgresql_where=sa.text("state = 'listed'"),
+    )
     op.create_index("ix_listings_record_ids", "listings", ["record_ids"], schema=S, postgresql_using="gin")
     op.create_table(
         "listing_notices",
@@ -192,8 +218,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_checks_department_check_date", "checks", ["department", "check_date"], schema=S)
     op.create_index("ix_checks_uscc", "checks", ["uscc"], schema=S)
-    op.create_index("ix_checks_batch_id", "checks", ["batch_id"], schema=S,
-                    postgresql_where=sa.text("batch_id IS NOT NULL"))
+    op.create_index(
+        "ix_checks_batch_id",
+        "checks",
+        ["batch_id"],
+        schema=S,
+        postgresql_where=sa.text("batch_id IS NOT NULL"),
+    )
     # What was answered stays answered: no UPDATE or DELETE of a check, whoever asks.
     op.execute(
         """
@@ -228,7 +259,15 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER IF EXISTS records_enqueue_grade ON credit.records")
     op.execute("DROP FUNCTION IF EXISTS credit.enqueue_grade()")
     for table in (
-        "check_feedback", "checks", "listing_events", "listing_notices", "listings",
-        "grade_queue", "grade_history", "grades", "calendar_days", "calendar_years",
+        "check_feedback",
+        "checks",
+        "listing_events",
+        "listing_notices",
+        "listings",
+        "grade_queue",
+        "grade_history",
+        "grades",
+        "calendar_days",
+        "calendar_years",
     ):
         op.drop_table(table, schema=S)

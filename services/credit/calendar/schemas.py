@@ -11,7 +11,9 @@ from services.credit.common.types import ShortText
 class DayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     day: dt.date
-    kind: Literal["holiday", "workday"] = Field(description="holiday: off; workday: a make-up working day (调休).")
+    kind: Literal["holiday", "workday"] = Field(
+        description="holiday: off; workday: a make-up working day (调休)."
+    )
     name: ShortText
 
 

@@ -21,7 +21,7 @@ _cache: dict[str, Any] = {"calendar": None, "at": 0.0}
 def from_rows(rows: Iterable[Any]) -> WorkCalendar:
     years: dict[int, tuple[str, dict[dt.date, str], dict[dt.date, str]]] = {}
     for r in rows:
-        source, holidays, workdays = years.setdefault(r[0], (r[1], {}, {}))
+        _source, holidays, workdays = years.setdefault(r[0], (r[1], {}, {}))
         day, kind, name = r[2], r[3], r[4]
         if day is not None:
             (holidays if kind == "holiday" else workdays)[day] = name
@@ -53,8 +53,12 @@ async def load_year(
 ) -> WorkCalendar:
     problems = year_problems(year, [(d, k) for d, k, _ in days])
     if problems:
-        raise ProblemError(422, "implausible_calendar_year", "; ".join(problems),
-                           errors=[FieldError(field="body.days", reason=p) for p in problems])
+        raise ProblemError(
+            422,
+            "implausible_calendar_year",
+            "; ".join(problems),
+            errors=[FieldError(field="body.days", reason=p) for p in problems],
+        )
     await repo.replace_year(session, year, source, actor, [(d, k, n) for d, k, n in days])
     invalidate()
     return await current(session)

@@ -10,7 +10,13 @@ from services.credit.grades.endpoints import router as grades_router
 from services.credit.listing.endpoints import router as listing_router
 from services.credit.measures.endpoints import router as measures_router
 
-ROUTERS: tuple[APIRouter, ...] = (checks_router, grades_router, listing_router, measures_router, calendar_router)
+ROUTERS: tuple[APIRouter, ...] = (
+    checks_router,
+    grades_router,
+    listing_router,
+    measures_router,
+    calendar_router,
+)
 
 # scopes this capability uses (for the token/client CLI and the OpenAPI description)
 SCOPES = {

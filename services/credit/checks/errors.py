@@ -7,7 +7,9 @@ from services.kit.errors import FieldError, ProblemError
 
 def unknown_scenario(scenario: str, known: list[str]) -> ProblemError:
     reason = f"unknown scenario {scenario!r}; known: {', '.join(known)}"
-    return ProblemError(422, "unknown_scenario", reason, errors=[FieldError(field="body.scenario", reason=reason)])
+    return ProblemError(
+        422, "unknown_scenario", reason, errors=[FieldError(field="body.scenario", reason=reason)]
+    )
 
 
 def other_department(field: str = "body.department") -> ProblemError:
@@ -24,28 +26,46 @@ def not_own_check(check_id: uuid.UUID) -> ProblemError:
 
 
 def feedback_exists(check_id: uuid.UUID) -> ProblemError:
-    return ProblemError(409, "feedback_exists", f"feedback for check {check_id} was already given",
-                        existing=f"/v1/credit-checks/{check_id}/feedback")
+    return ProblemError(
+        409,
+        "feedback_exists",
+        f"feedback for check {check_id} was already given",
+        existing=f"/v1/credit-checks/{check_id}/feedback",
+    )
 
 
 def unknown_measure(index: int, measure_id: str) -> ProblemError:
     reason = f"measure {measure_id} was not returned by this check"
-    return ProblemError(422, "unknown_measure", reason,
-                        errors=[FieldError(field=f"body.measures.{index}.measure_id", reason=reason)])
+    return ProblemError(
+        422,
+        "unknown_measure",
+        reason,
+        errors=[FieldError(field=f"body.measures.{index}.measure_id", reason=reason)],
+    )
 
 
 def reason_required(index: int) -> ProblemError:
     reason = "say why a measure was not applied"
-    return ProblemError(422, "reason_required", reason,
-                        errors=[FieldError(field=f"body.measures.{index}.reason", reason=reason)])
+    return ProblemError(
+        422,
+        "reason_required",
+        reason,
+        errors=[FieldError(field=f"body.measures.{index}.reason", reason=reason)],
+    )
 
 
 def bad_batch(count: int, limit: int) -> ProblemError:
     reason = f"a batch holds at most {limit} USCCs, got {count}"
-    return ProblemError(413 if count > limit else 422, "batch_too_large", reason,
-                        errors=[FieldError(field="body.usccs", reason=reason)])
+    return ProblemError(
+        413 if count > limit else 422,
+        "batch_too_large",
+        reason,
+        errors=[FieldError(field="body.usccs", reason=reason)],
+    )
 
 
 def decided_in_future() -> ProblemError:
     reason = "the decision date lies in the future (China Standard Time)"
-    return ProblemError(422, "date_in_future", reason, errors=[FieldError(field="body.decided_on", reason=reason)])
+    return ProblemError(
+        422, "date_in_future", reason, errors=[FieldError(field="body.decided_on", reason=reason)]
+    )

@@ -44,12 +44,21 @@ async def record(
             raise errors.reason_required(i)
         measures.append(m.model_dump(mode="json"))
     applied = sum(1 for m in body.measures if m.applied)
-    inserted = await repo.insert_feedback(session, {
-        "check_id": check_id, "department": principal.department, "officer": body.officer,
-        "outcome": body.outcome, "decided_on": body.decided_on, "measures": orjson.dumps(measures).decode(),
-        "measures_applied": applied, "note": body.note, "client_id": principal.client_id,
-        "on_time": today <= check.feedback_due,
-    })
+    inserted = await repo.insert_feedback(
+        session,
+        {
+            "check_id": check_id,
+            "department": principal.department,
+            "officer": body.officer,
+            "outcome": body.outcome,
+            "decided_on": body.decided_on,
+            "measures": orjson.dumps(measures).decode(),
+            "measures_applied": applied,
+            "note": body.note,
+            "client_id": principal.client_id,
+            "on_time": today <= check.feedback_due,
+        },
+    )
     if not inserted:  # a concurrent feedback won the race
         raise errors.feedback_exists(check_id)
     row = await repo.get_feedback(session, check_id)
@@ -67,16 +76,27 @@ async def read(session: AsyncSession, check_id: uuid.UUID, principal: Principal)
 
 
 async def statistics(
-    ctx: CreditContext, session: AsyncSession, principal: Principal, date_from: dt.date, date_to: dt.date,
-    department: str | None, scenario: str | None,
+    ctx: CreditContext,
+    session: AsyncSession,
+    principal: Principal,
+    date_from: dt.date,
+    date_to: dt.date,
+    department: str | None,
+    scenario: str | None,
 ) -> dict[str, Any]:
     """A department sees its own figures; an admin (the credit office) sees every department's."""
     if not principal.has("admin"):
         if department is not None and department != principal.department:
             raise errors.other_department("query.department")
         department = principal.department
-    rows = await repo.statistics(session, date_from=date_from, date_to=date_to, today=ctx.today(),
-                                 department=department, scenario=scenario)
+    rows = await repo.statistics(
+        session,
+        date_from=date_from,
+        date_to=date_to,
+        today=ctx.today(),
+        department=department,
+        scenario=scenario,
+    )
     out = []
     for r in rows:
         d = dict(r._mapping)

@@ -23,7 +23,10 @@ async def _pool(request: Request, ctx: ContextDep) -> asyncpg.Pool:
                 dsn = ctx.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
                 size = ctx.settings.db_pool_size
                 pool = await asyncpg.create_pool(
-                    dsn, min_size=1, max_size=size, statement_cache_size=256,
+                    dsn,
+                    min_size=1,
+                    max_size=size,
+                    statement_cache_size=256,
                     server_settings={"application_name": "credit-checks"},
                 )
                 request.app.state.check_pool = pool
@@ -33,7 +36,7 @@ async def _pool(request: Request, ctx: ContextDep) -> asyncpg.Pool:
 async def get_check_conn(request: Request, ctx: ContextDep) -> AsyncIterator[asyncpg.Connection]:
     pool = await _pool(request, ctx)
     async with pool.acquire() as conn:
-        yield conn
+        yield conn  # type: ignore[misc]  # a pool proxy behaves as the connection
 
 
 CheckConn = Annotated[asyncpg.Connection, Depends(get_check_conn)]

@@ -31,12 +31,29 @@ _ONE = _UNIT_FACTS + " WHERE u.uscc = $1"
 _MANY = _UNIT_FACTS + " WHERE u.uscc = ANY($1::varchar[])"
 
 CHECK_COLUMNS = (
-    "id", "code", "batch_id", "uscc", "unit_id", "scenario", "case_ref", "purpose", "department", "officer",
-    "client_id", "result", "grade", "hit", "check_date", "feedback_due", "answer", "answer_hash",
-    "policy_version", "created_at",
+    "id",
+    "code",
+    "batch_id",
+    "uscc",
+    "unit_id",
+    "scenario",
+    "case_ref",
+    "purpose",
+    "department",
+    "officer",
+    "client_id",
+    "result",
+    "grade",
+    "hit",
+    "check_date",
+    "feedback_due",
+    "answer",
+    "answer_hash",
+    "policy_version",
+    "created_at",
 )
-_INSERT = (
-    f"INSERT INTO credit.checks ({', '.join(CHECK_COLUMNS)}) VALUES "
+_INSERT = (  # column names are constants
+    f"INSERT INTO credit.checks ({', '.join(CHECK_COLUMNS)}) VALUES "  # noqa: S608
     f"({', '.join(f'${i}' + ('::jsonb' if c == 'answer' else '') for i, c in enumerate(CHECK_COLUMNS, 1))})"
 )
 
@@ -62,7 +79,9 @@ async def insert_check(conn: asyncpg.Connection, values: tuple[Any, ...]) -> Non
 
 async def insert_checks(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
     """A batch: COPY (binary) when the connection is ours alone, one statement either way."""
-    await conn.copy_records_to_table("checks", schema_name="credit", columns=list(CHECK_COLUMNS), records=rows)
+    await conn.copy_records_to_table(
+        "checks", schema_name="credit", columns=list(CHECK_COLUMNS), records=rows
+    )
 
 
 async def get_check(conn: asyncpg.Connection, check_id: uuid.UUID) -> asyncpg.Record | None:
@@ -104,20 +123,26 @@ async def insert_feedback(session: AsyncSession, values: dict[str, Any]) -> bool
         ON CONFLICT (check_id) DO NOTHING
         """
     )
-    return bool((await session.execute(sql, values)).rowcount)
+    result = await session.execute(sql, values)
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def get_feedback(session: AsyncSession, check_id: uuid.UUID) -> Row[Any] | None:
     sql = text(
-        "SELECT check_id, department, officer, outcome, decided_on, measures, measures_applied, note, on_time, "
-        "recorded_at FROM credit.check_feedback WHERE check_id = :id"
+        "SELECT check_id, department, officer, outcome, decided_on, measures, measures_applied, note, "
+        "on_time, recorded_at FROM credit.check_feedback WHERE check_id = :id"
     )
     return (await session.execute(sql, {"id": check_id})).first()
 
 
 async def statistics(
-    session: AsyncSession, *, date_from: dt.date, date_to: dt.date, today: dt.date,
-    department: str | None, scenario: str | None,
+    session: AsyncSession,
+    *,
+    date_from: dt.date,
+    date_to: dt.date,
+    today: dt.date,
+    department: str | None,
+    scenario: str | None,
 ) -> Sequence[Row[Any]]:
     sql = text(
         """
@@ -136,8 +161,13 @@ async def statistics(
         ORDER BY c.department, c.scenario
         """
     )
-    params = {"date_from": date_from, "date_to": date_to, "today": today, "department": department,
-              "scenario": scenario}
+    params = {
+        "date_from": date_from,
+        "date_to": date_to,
+        "today": today,
+        "department": department,
+        "scenario": scenario,
+    }
     return (await session.execute(sql, params)).all()
 
 

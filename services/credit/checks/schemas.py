@@ -23,7 +23,10 @@ Scenario = Annotated[
 CaseRef = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    Field(description="The approval case this check is made for (案件编号).", examples=["延自然资审〔2026〕118号"]),
+    Field(
+        description="The approval case this check is made for (案件编号).",
+        examples=["延自然资审〔2026〕118号"],
+    ),
 ]
 Officer = Annotated[
     str,
@@ -45,14 +48,17 @@ class CheckIn(_In):
     uscc: UsccShape = Field(description="The unit's USCC (normalised: trimmed, half-width, upper-case).")
     scenario: Scenario
     case_ref: CaseRef
-    purpose: ShortText = Field(description="Why the check is made (用途).", examples=["国有建设用地使用权出让资格审查"])
+    purpose: ShortText = Field(
+        description="Why the check is made (用途).", examples=["国有建设用地使用权出让资格审查"]
+    )
     officer: Officer
     department: Department | None = None
 
 
 class BatchCheckIn(_In):
     usccs: list[UsccShape] = Field(
-        min_length=1, max_length=10_000,
+        min_length=1,
+        max_length=10_000,
         description="Up to 10,000 USCCs; duplicates are answered once, in order of first appearance.",
     )
     scenario: Scenario
@@ -65,7 +71,9 @@ class BatchCheckIn(_In):
 class MeasureApplied(_In):
     measure_id: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}-[A-D]-\d{2}$")]
     applied: bool
-    reason: ShortText | None = Field(default=None, description="Why it was (not) applied; required when not applied.")
+    reason: ShortText | None = Field(
+        default=None, description="Why it was (not) applied; required when not applied."
+    )
 
 
 class FeedbackIn(_In):
@@ -111,7 +119,9 @@ class UnitRef(BaseModel):
     reg_status_label: str | None = None
     reg_status_date: dt.date | None = None
     region_code: str
-    deregistered: bool = Field(description="True when the unit is deregistered, revoked, cancelled or moved out.")
+    deregistered: bool = Field(
+        description="True when the unit is deregistered, revoked, cancelled or moved out."
+    )
 
 
 class ListingRef(BaseModel):
@@ -173,7 +183,9 @@ class CheckOut(BaseModel):
     purpose: str
     department: str
     officer: str
-    result: str = Field(description="found, or unknown (no unit registered under this USCC: NOT a clean record).")
+    result: str = Field(
+        description="found, or unknown (no unit registered under this USCC: NOT a clean record)."
+    )
     notices: list[str]
     unit: UnitRef | None
     grade: GradeOut | None

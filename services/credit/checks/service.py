@@ -30,7 +30,11 @@ from services.kit.ids import new_uuid7
 
 INTERNAL_SCOPE = "checks:internal"
 REG_STATUS_LABELS = {
-    "operating": "存续", "licence_revoked": "吊销", "deregistered": "注销", "moved_out": "迁出", "cancelled": "撤销",
+    "operating": "存续",
+    "licence_revoked": "吊销",
+    "deregistered": "注销",
+    "moved_out": "迁出",
+    "cancelled": "撤销",
 }
 GONE = frozenset({"licence_revoked", "deregistered", "moved_out", "cancelled"})
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -54,8 +58,13 @@ def request_of(body: Any, principal: Principal, catalogue: Catalogue) -> CheckRe
     if body.department is not None and body.department != principal.department:
         raise errors.other_department()
     return CheckRequest(
-        uscc=getattr(body, "uscc", ""), scenario=body.scenario, case_ref=body.case_ref, purpose=body.purpose,
-        officer=body.officer, department=principal.department, client_id=principal.client_id,
+        uscc=getattr(body, "uscc", ""),
+        scenario=body.scenario,
+        case_ref=body.case_ref,
+        purpose=body.purpose,
+        officer=body.officer,
+        department=principal.department,
+        client_id=principal.client_id,
         internal=principal.has(INTERNAL_SCOPE),
     )
 
@@ -70,8 +79,22 @@ def _d(value: str | None) -> dt.date | None:
 
 
 def _record_view(r: list[Any], today: dt.date, internal: bool) -> dict[str, Any] | None:
-    (rid, rtype, doc, dept, severity, polarity, decided, until, query_until, published, state, disputed,
-     basis, _kind) = r
+    (
+        rid,
+        rtype,
+        doc,
+        dept,
+        severity,
+        polarity,
+        decided,
+        until,
+        query_until,
+        published,
+        state,
+        disputed,
+        basis,
+        _kind,
+    ) = r
     until_d, query_d = _d(until), _d(query_until)
     if state == "withdrawn":
         status = "withdrawn"
@@ -88,16 +111,35 @@ def _record_view(r: list[Any], today: dt.date, internal: bool) -> dict[str, Any]
     else:
         return None
     return {
-        "id": rid, "type": rtype, "document_no": doc, "department": dept, "severity": severity,
-        "polarity": polarity, "decision_date": decided, "publish_until": until, "legal_basis": basis,
-        "status": status, "visibility": visibility, "disputed": bool(disputed),
+        "id": rid,
+        "type": rtype,
+        "document_no": doc,
+        "department": dept,
+        "severity": severity,
+        "polarity": polarity,
+        "decision_date": decided,
+        "publish_until": until,
+        "legal_basis": basis,
+        "status": status,
+        "visibility": visibility,
+        "disputed": bool(disputed),
     }
 
 
 def _facts(records: list[list[Any]]) -> list[RecordFact]:
     return [
-        RecordFact(id=r[0], record_type=r[1], severity=r[4], polarity=r[5], decision_date=dt.date.fromisoformat(r[6]),
-                   publish_until=_d(r[7]), state=r[10], disputed=bool(r[11]), document_no=r[2], kind=r[13])
+        RecordFact(
+            id=r[0],
+            record_type=r[1],
+            severity=r[4],
+            polarity=r[5],
+            decision_date=dt.date.fromisoformat(r[6]),
+            publish_until=_d(r[7]),
+            state=r[10],
+            disputed=bool(r[11]),
+            document_no=r[2],
+            kind=r[13],
+        )
         for r in records
     ]
 
@@ -134,31 +176,65 @@ def compose(
         unit_id = row["id"]
         gone = row["reg_status"] in GONE
         unit = {
-            "uscc": row["uscc"], "name": row["name"], "unit_type": row["unit_type"], "fire_class": row["fire_class"],
-            "reg_status": row["reg_status"], "reg_status_label": REG_STATUS_LABELS.get(row["reg_status"]),
-            "reg_status_date": row["reg_status_date"], "region_code": row["region_code"], "deregistered": gone,
+            "uscc": row["uscc"],
+            "name": row["name"],
+            "unit_type": row["unit_type"],
+            "fire_class": row["fire_class"],
+            "reg_status": row["reg_status"],
+            "reg_status_label": REG_STATUS_LABELS.get(row["reg_status"]),
+            "reg_status_date": row["reg_status_date"],
+            "region_code": row["region_code"],
+            "deregistered": gone,
         }
         if gone:
-            notices.append(f"unit_not_operating: registration status is {row['reg_status']} "
-                           f"({REG_STATUS_LABELS.get(row['reg_status'], '?')})")
+            notices.append(
+                f"unit_not_operating: registration status is {row['reg_status']} "
+                f"({REG_STATUS_LABELS.get(row['reg_status'], '?')})"
+            )
         records = orjson.loads(row["records"]) if row["records"] else []
         listings = orjson.loads(row["listings"]) if row["listings"] else []
         entries = []
         unit_listings: list[ListingFact] = []
         for lid, kind, prole, pname, ground, state, listed_on, list_until in listings:
             label, basis = grounds.get(ground, (None, None))
-            entries.append({"id": lid, "subject_kind": kind, "person_role": prole, "person_name": pname,
-                            "ground": ground, "ground_label": label, "basis": basis, "state": state,
-                            "listed_on": listed_on, "list_until": list_until})
-            if kind == "unit" and state == "listed" and list_until and today < dt.date.fromisoformat(list_until):
-                unit_listings.append(ListingFact(lid, ground, dt.date.fromisoformat(listed_on),
-                                                 dt.date.fromisoformat(list_until)))
+            entries.append(
+                {
+                    "id": lid,
+                    "subject_kind": kind,
+                    "person_role": prole,
+                    "person_name": pname,
+                    "ground": ground,
+                    "ground_label": label,
+                    "basis": basis,
+                    "state": state,
+                    "listed_on": listed_on,
+                    "list_until": list_until,
+                }
+            )
+            if (
+                kind == "unit"
+                and state == "listed"
+                and list_until
+                and today < dt.date.fromisoformat(list_until)
+            ):
+                unit_listings.append(
+                    ListingFact(
+                        lid, ground, dt.date.fromisoformat(listed_on), dt.date.fromisoformat(list_until)
+                    )
+                )
         listed = bool(unit_listings)
         persons_listed = any(e["subject_kind"] == "person" and e["state"] == "listed" for e in entries)
-        serious = {"listed": listed, "persons_listed": persons_listed,
-                   "pending": any(e["state"] != "listed" for e in entries), "entries": entries}
-        fresh = (row["grade"] is not None and not row["stale"]
-                 and (row["next_change_on"] is None or row["next_change_on"] > today))
+        serious = {
+            "listed": listed,
+            "persons_listed": persons_listed,
+            "pending": any(e["state"] != "listed" for e in entries),
+            "entries": entries,
+        }
+        fresh = (
+            row["grade"] is not None
+            and not row["stale"]
+            and (row["next_change_on"] is None or row["next_change_on"] > today)
+        )
         if fresh:
             grade = orjson.loads(row["explanation"])
         else:
@@ -171,22 +247,54 @@ def compose(
         hit = grade_letter in ("C", "D") or listed
         measures = [m.public() for m in catalogue.lookup(req.scenario, grade_letter)]
     answer = {
-        "id": str(check_id), "verification_code": code, "created_at": as_of, "as_of": as_of, "uscc": uscc,
-        "scenario": req.scenario, "case_ref": req.case_ref, "purpose": req.purpose, "department": req.department,
-        "officer": req.officer, "result": result, "notices": notices, "unit": unit,
+        "id": str(check_id),
+        "verification_code": code,
+        "created_at": as_of,
+        "as_of": as_of,
+        "uscc": uscc,
+        "scenario": req.scenario,
+        "case_ref": req.case_ref,
+        "purpose": req.purpose,
+        "department": req.department,
+        "officer": req.officer,
+        "result": result,
+        "notices": notices,
+        "unit": unit,
         "grade": grade and {**grade, "label": GRADE_LABELS.get(grade["grade"], grade.get("label"))},
-        "serious_list": serious, "records": records_out, "measures": measures, "hit": hit,
-        "feedback_due": due.due, "feedback_due_provisional": due.provisional,
-        "policy_version": policy.version, "catalogue_version": catalogue.version,
+        "serious_list": serious,
+        "records": records_out,
+        "measures": measures,
+        "hit": hit,
+        "feedback_due": due.due,
+        "feedback_due_provisional": due.provisional,
+        "policy_version": policy.version,
+        "catalogue_version": catalogue.version,
     }
     if batch_id is not None:
         answer["batch_id"] = str(batch_id)
     raw = orjson.dumps(answer, option=orjson.OPT_SORT_KEYS)
     answer_hash = hashlib.sha256(raw).hexdigest()
     values = (
-        check_id, code, batch_id, uscc, unit_id, req.scenario, req.case_ref, req.purpose, req.department,
-        req.officer, req.client_id, result, grade_letter, hit, today, due.due, raw.decode(), answer_hash,
-        policy.version, as_of,
+        check_id,
+        code,
+        batch_id,
+        uscc,
+        unit_id,
+        req.scenario,
+        req.case_ref,
+        req.purpose,
+        req.department,
+        req.officer,
+        req.client_id,
+        result,
+        grade_letter,
+        hit,
+        today,
+        due.due,
+        raw.decode(),
+        answer_hash,
+        policy.version,
+        as_of,
     )
     return raw, values
 
@@ -206,15 +314,30 @@ async def check_one(
 ) -> tuple[uuid.UUID, bytes]:
     row = await repo.unit_facts(conn, req.uscc)
     cal = await calendar_for(conn)
-    raw, values = compose(req, row, uscc=req.uscc, today=today, as_of=dt.datetime.now(dt.UTC), policy=policy,
-                             catalogue=catalogue, calendar=cal, grounds=ground_labels(policy))
+    raw, values = compose(
+        req,
+        row,
+        uscc=req.uscc,
+        today=today,
+        as_of=dt.datetime.now(dt.UTC),
+        policy=policy,
+        catalogue=catalogue,
+        calendar=cal,
+        grounds=ground_labels(policy),
+    )
     await repo.insert_check(conn, values)
     return values[0], raw
 
 
 async def check_many(
-    conn: asyncpg.Connection, req: CheckRequest, usccs: Sequence[str], *, today: dt.date, policy: ChecksPolicy,
-    catalogue: Catalogue, copy: bool = True,
+    conn: asyncpg.Connection,
+    req: CheckRequest,
+    usccs: Sequence[str],
+    *,
+    today: dt.date,
+    policy: ChecksPolicy,
+    catalogue: Catalogue,
+    copy: bool = True,
 ) -> tuple[uuid.UUID, list[bytes], int]:
     """Duplicates are answered once, in order of first appearance. Returns (batch id, answers, duplicates)."""
     ordered = list(dict.fromkeys(usccs))
@@ -226,8 +349,18 @@ async def check_many(
     answers: list[bytes] = []
     values: list[tuple[Any, ...]] = []
     for uscc in ordered:
-        raw, v = compose(req, rows.get(uscc), uscc=uscc, today=today, as_of=as_of, policy=policy,
-                       catalogue=catalogue, calendar=cal, grounds=grounds, batch_id=batch_id)
+        raw, v = compose(
+            req,
+            rows.get(uscc),
+            uscc=uscc,
+            today=today,
+            as_of=as_of,
+            policy=policy,
+            catalogue=catalogue,
+            calendar=cal,
+            grounds=grounds,
+            batch_id=batch_id,
+        )
         answers.append(raw)
         values.append(v)
     if copy:

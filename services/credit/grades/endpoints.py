@@ -25,12 +25,17 @@ async def _unit(session: SessionDep, uscc: str) -> Any:
     return row
 
 
-@router.get("/v1/units/{uscc}/grade", responses=problem_responses(401, 403, 404, 422),
-            summary="The unit's grade (A/B/C/D) with its explanation and policy version")
+@router.get(
+    "/v1/units/{uscc}/grade",
+    responses=problem_responses(401, 403, 404, 422),
+    summary="The unit's grade (A/B/C/D) with its explanation and policy version",
+)
 async def grade(uscc: str, ctx: ContextDep, session: SessionDep, reader: ReadGrades) -> OrjsonResponse:
     row = await _unit(session, uscc)
     today = ctx.today()
-    fresh = row.grade is not None and not row.stale and (row.next_change_on is None or row.next_change_on > today)
+    fresh = (
+        row.grade is not None and not row.stale and (row.next_change_on is None or row.next_change_on > today)
+    )
     if fresh:
         explanation = row.explanation
     else:  # a record change not yet re-graded, a boundary passed before the nightly run, or never graded
@@ -39,10 +44,16 @@ async def grade(uscc: str, ctx: ContextDep, session: SessionDep, reader: ReadGra
     return OrjsonResponse({"uscc": row.uscc, **explanation, "as_of": ctx.now().isoformat()})
 
 
-@router.get("/v1/units/{uscc}/grade-history", responses=problem_responses(401, 403, 404, 422),
-            summary="Every grade the unit received, oldest first")
+@router.get(
+    "/v1/units/{uscc}/grade-history",
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Every grade the unit received, oldest first",
+)
 async def grade_history(
-    uscc: str, ctx: ContextDep, session: SessionDep, reader: ReadGrades,
+    uscc: str,
+    ctx: ContextDep,
+    session: SessionDep,
+    reader: ReadGrades,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size, default 100.")] = 100,
     cursor_: Annotated[str | None, Query(alias="cursor", max_length=200)] = None,
 ) -> OrjsonResponse:

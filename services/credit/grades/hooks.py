@@ -20,7 +20,11 @@ from services.credit.policy.checks_model import ChecksPolicy, default_checks_pol
 
 
 async def after_record_change(
-    session: AsyncSession, unit_ids: Sequence[int], *, today: dt.date, actor: str,
+    session: AsyncSession,
+    unit_ids: Sequence[int],
+    *,
+    today: dt.date,
+    actor: str,
     policy: ChecksPolicy | None = None,
 ) -> RegradeReport:
     policy = policy or default_checks_policy()
@@ -29,15 +33,18 @@ async def after_record_change(
     return await regrade_units(session, ids, policy=policy, today=today, reason="record_changed", actor=actor)
 
 
-async def drain(session: AsyncSession, *, today: dt.date, policy: ChecksPolicy | None = None,
-                limit: int = 2000) -> RegradeReport:
+async def drain(
+    session: AsyncSession, *, today: dt.date, policy: ChecksPolicy | None = None, limit: int = 2000
+) -> RegradeReport:
     ids = await grades_repo.claim_queue(session, limit)
     if not ids:
         return RegradeReport()
     return await after_record_change(session, ids, today=today, actor="queue", policy=policy)
 
 
-async def nightly(session: AsyncSession, *, today: dt.date, policy: ChecksPolicy | None = None) -> dict[str, object]:
+async def nightly(
+    session: AsyncSession, *, today: dt.date, policy: ChecksPolicy | None = None
+) -> dict[str, object]:
     """Time passes: expire listings, drain the queue, re-grade every unit whose next change day has come."""
     policy = policy or default_checks_policy()
     expired = await expire_due(session, policy=policy, today=today, limit=100_000)

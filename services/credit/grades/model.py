@@ -151,7 +151,14 @@ def evaluate(
             points, rule = g.addition(fact.record_type, fact.kind)
             positive_total += points
             positive_lines.append(
-                Line(rule, points, f"{fact.kind or fact.record_type}{doc} 加{points}分", fact.id, until=until, flags=flags)
+                Line(
+                    rule,
+                    points,
+                    f"{fact.kind or fact.record_type}{doc} 加{points}分",
+                    fact.id,
+                    until=until,
+                    flags=flags,
+                )
             )
         else:
             points, rule = g.deduction(fact.record_type, fact.severity)

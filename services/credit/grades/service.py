@@ -53,7 +53,8 @@ def _fact(r: Any) -> RecordFact:
         publish_until=r.publish_until,
         state=r.state,
         disputed=r.disputed,
-        document_no=r.document_no, kind=r.kind,
+        document_no=r.document_no,
+        kind=r.kind,
     )
 
 

@@ -58,8 +58,11 @@ class Listing(Base):
     __table_args__ = (
         CheckConstraint("subject_kind IN ('unit', 'person')", name="subject_kind"),
         CheckConstraint("(subject_kind = 'person') = (person_id IS NOT NULL)", name="person_subject"),
-        Index("ix_listings_unit_id", "unit_id",
-              postgresql_where=text("state IN ('proposed', 'notice_issued', 'listed')")),
+        Index(
+            "ix_listings_unit_id",
+            "unit_id",
+            postgresql_where=text("state IN ('proposed', 'notice_issued', 'listed')"),
+        ),
         Index("ix_listings_list_until", "list_until", postgresql_where=text("state = 'listed'")),
         Index("ix_listings_record_ids", "record_ids", postgresql_using="gin"),
     )

@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.credit.common.types import LongText, ShortText, UsccShape
 
-ManualEvent = Literal["issue_notice", "lodge_objection", "reject_objection", "uphold_objection", "list", "cancel"]
+ManualEvent = Literal[
+    "issue_notice", "lodge_objection", "reject_objection", "uphold_objection", "list", "cancel"
+]
 
 
 class _In(BaseModel):
@@ -18,21 +20,28 @@ class _In(BaseModel):
 class ProposeIn(_In):
     uscc: UsccShape
     subject_kind: Literal["unit", "person"] = "unit"
-    person_id: int | None = Field(default=None, ge=1, description="For a person: the unit's responsible person id.")
+    person_id: int | None = Field(
+        default=None, ge=1, description="For a person: the unit's responsible person id."
+    )
     ground: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")] = Field(
         description="A ground the policy names (listing.grounds)."
     )
-    record_ids: list[uuid.UUID] = Field(min_length=1, max_length=50, description="Records that prove the ground.")
+    record_ids: list[uuid.UUID] = Field(
+        min_length=1, max_length=50, description="Records that prove the ground."
+    )
     reasons: LongText = Field(description="Reasons given to the unit (事实和理由).")
 
 
 class TransitionIn(_In):
     event: ManualEvent = Field(
-        description="issue_notice, lodge_objection, reject_objection, uphold_objection, list, cancel. Expiry and "
-        "removal on withdrawal happen by themselves; early removal through credit repair comes with that capability."
+        description="issue_notice, lodge_objection, reject_objection, uphold_objection, list, cancel. "
+        "Expiry and removal on withdrawal happen by themselves; early removal through credit repair "
+        "comes with that capability."
     )
     reason: ShortText = Field(description="Why (audited with who decided).")
-    document_no: ShortText | None = Field(default=None, description="issue_notice: the notice's document number.")
+    document_no: ShortText | None = Field(
+        default=None, description="issue_notice: the notice's document number."
+    )
 
 
 class ListingEventOut(BaseModel):

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -15,19 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from services.credit.calendar import service as calendar_service
 from services.credit.checks.pool import get_check_conn
 from services.credit.context import CreditContext
-
-
-@pytest.fixture
-async def client(client: httpx.AsyncClient, db_conn: AsyncConnection) -> httpx.AsyncClient:
-    client._test_conn = db_conn  # type: ignore[attr-defined]
-    return client
+from tests.credit.factories import unit_body
 
 
 @pytest.fixture
 def credit_app(credit_app: FastAPI, db_conn: AsyncConnection) -> FastAPI:
     async def test_conn() -> AsyncIterator[asyncpg.Connection]:
         raw = await db_conn.get_raw_connection()
-        yield raw.driver_connection
+        conn = raw.driver_connection
+        assert isinstance(conn, asyncpg.Connection)
+        yield conn
 
     credit_app.dependency_overrides[get_check_conn] = test_conn
     return credit_app
@@ -55,7 +53,9 @@ def clock(credit_ctx: CreditContext) -> Iterator[Clock]:
 @pytest.fixture
 async def session(db_conn: AsyncConnection) -> AsyncIterator[AsyncSession]:
     """A session inside the test transaction, for calling jobs (nightly, drain) directly."""
-    async with AsyncSession(bind=db_conn, join_transaction_mode="create_savepoint", expire_on_commit=False) as s:
+    async with AsyncSession(
+        bind=db_conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+    ) as s:
         yield s
 
 
@@ -64,18 +64,7 @@ def fresh_calendar() -> None:
     calendar_service.invalidate()
 
 
-# --- setup through the core's API when it answers, otherwise straight into its tables ---------------
-
-import hashlib  # noqa: E402
-import uuid  # noqa: E402
-
-import httpx  # noqa: E402
-import orjson  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-
-from services.credit.grades import hooks  # noqa: E402
-from services.credit.policy.model import add_duration, default_policy  # noqa: E402
-from tests.credit.factories import unit_body  # noqa: E402
+# --- setup through the core's API -------------------------------------------------------------------
 
 SETUP_SCOPES = ("records:write", "records:read", "units:write", "units:read")
 
@@ -83,46 +72,11 @@ SETUP_SCOPES = ("records:write", "records:read", "units:write", "units:read")
 async def seed_unit(client: httpx.AsyncClient, auth: Any, **kw: Any) -> str:
     body = unit_body(**kw)
     r = await client.post("/v1/units", json=body, headers=auth(*SETUP_SCOPES))
-    if r.status_code == 201:
-        return str(body["uscc"])
-    async with AsyncSession(bind=_conn(client), join_transaction_mode="create_savepoint") as s:
-        await s.execute(text(
-            "INSERT INTO credit.units (uscc, name, unit_type, fire_class, reg_status, region_code, content_hash, "
-            "updated_by) VALUES (:uscc, :name, :unit_type, :fire_class, :reg_status, :region_code, :h, 'test')"),
-            {k: body[k] for k in ("uscc", "name", "unit_type", "fire_class", "reg_status", "region_code")}
-            | {"h": b"x"})
-        await s.commit()
+    assert r.status_code == 201, r.text
     return str(body["uscc"])
 
 
-def _conn(client: httpx.AsyncClient) -> AsyncConnection:
-    conn: AsyncConnection = client._test_conn  # type: ignore[attr-defined]
-    return conn
-
-
-async def seed_record(client: httpx.AsyncClient, auth: Any, session: AsyncSession, body: dict[str, Any], *,
-                      today: dt.date) -> str:
+async def seed_record(client: httpx.AsyncClient, auth: Any, body: dict[str, Any]) -> str:
     r = await client.post("/v1/records", json=body, headers=auth(*SETUP_SCOPES))
-    if r.status_code == 201:
-        return str(r.json()["id"])
-    pub = default_policy().publication
-    decided = dt.date.fromisoformat(body["decision_date"])
-    period = pub.serious if body["severity"] == "serious" else pub.general
-    rid = uuid.uuid4()
-    unit_id = (await session.execute(text("SELECT id FROM credit.units WHERE uscc = :u"),
-                                     {"u": body["unit_uscc"]})).scalar_one()
-    await session.execute(text(
-        "INSERT INTO credit.records (id, unit_id, uscc, department, record_type, document_no, version, state, "
-        "severity, polarity, legal_basis, decision_date, conduct_ended_on, published, publish_min_until, "
-        "publish_until, query_until, policy_version, body, request_hash, created_by) VALUES (:id, :unit_id, :uscc, "
-        "'yanbian-fire', :type, :doc, 1, 'active', :severity, 'bad', :basis, :decided, :decided, true, :min_until, "
-        ":until, :query_until, '2026.1', CAST(:body AS jsonb), :h, 'test')"),
-        {"id": rid, "unit_id": unit_id, "uscc": body["unit_uscc"], "type": body["type"], "doc": body["document_no"],
-         "severity": body["severity"], "basis": body["legal_basis"], "decided": decided,
-         "min_until": add_duration(decided, period.min), "until": add_duration(decided, period.max),
-         "query_until": add_duration(decided, pub.query_horizon),
-         "body": orjson.dumps({"details": body["details"]}).decode(),
-         "h": hashlib.sha256(orjson.dumps(body)).hexdigest()})
-    await hooks.after_record_change(session, [unit_id], today=today, actor="test")
-    await session.flush()
-    return str(rid)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
