@@ -107,7 +107,8 @@ def open_binary(path: pathlib.Path) -> io.BufferedReader:
     magic = raw.read(2)
     raw.seek(0)
     if magic == b"\x1f\x8b":
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=HEAD_BYTES)
+        raw.close()
+        return io.BufferedReader(gzip.GzipFile(filename=path, mode="rb"), buffer_size=HEAD_BYTES)
     return io.BufferedReader(raw, buffer_size=HEAD_BYTES)
 
 
@@ -141,6 +142,18 @@ def detect_encoding(head: bytes, declared: str) -> str:
             return "utf-8-sig"
         if _decodes(head, "gb18030"):
             return "gb18030"
+        # a few foreign rows (a GBK row pasted into a UTF-8 file) must not condemn the file: take the
+        # encoding that reads nearly all of it; the odd rows are quarantined one by one
+        lines = head.split(b"\n")[:-1] or [head]
+        for codec in ("utf-8", "gb18030"):
+            bad = 0
+            for line in lines:
+                try:
+                    line.decode(codec)
+                except UnicodeDecodeError:
+                    bad += 1
+            if bad <= max(1, len(lines) // 20):
+                return "utf-8-sig" if codec == "utf-8" else codec
         raise FeedError("undeclared_encoding", "the file is neither UTF-8 nor GB18030; declare its encoding")
     if wanted in ("utf-8", "utf-8-sig"):
         if has_bom or _decodes(head, "utf-8"):
@@ -172,7 +185,8 @@ def _explain_bytes(text: str) -> str:
     return "bytes that are not valid in the file's encoding (they read as GB18030: a GBK row in a UTF-8 file?)"
 
 
-def iter_csv(binary: io.BufferedReader, mapping: Mapping, encoding: str) -> tuple[str, Iterator[SourceRow]]:
+def iter_csv(binary: io.BufferedReader, mapping: Mapping, encoding: str
+             ) -> tuple[str, Iterator[SourceRow], io.TextIOWrapper]:
     codec = detect_encoding(peek_head(binary), encoding)
     text = io.TextIOWrapper(binary, encoding=codec, errors="surrogateescape", newline="")
     reader = csv.reader(text, delimiter=mapping.delimiter)
@@ -236,7 +250,7 @@ def iter_csv(binary: io.BufferedReader, mapping: Mapping, encoding: str) -> tupl
                 continue
             yield SourceRow(start, "", get=bind(row))
 
-    return codec, rows()
+    return codec, rows(), text
 
 
 def _dict_getter(mapping: Mapping, obj: dict[str, Any]) -> Getter:
@@ -329,8 +343,8 @@ def open_file_feed(path: pathlib.Path, mapping: Mapping, *, fmt: str = "auto", e
     try:
         if fmt == "jsonl":
             return OpenedFeed(jsonl_rows(binary, mapping), "utf-8", "jsonl", binary.close)
-        codec, rows = iter_csv(binary, mapping, encoding or mapping.encoding)
-        return OpenedFeed(rows, codec, "csv", binary.close)
+        codec, rows, text = iter_csv(binary, mapping, encoding or mapping.encoding)
+        return OpenedFeed(rows, codec, "csv", text.close)
     except BaseException:
         binary.close()
         raise

@@ -41,6 +41,7 @@ from services.sharing.feeds.normalise import CHINA_TZ, FeedRecord, Normaliser, R
 from services.sharing.feeds.readers import (
     FeedError,
     HttpFeed,
+    HttpPage,
     Manifest,
     SourceRow,
     file_fingerprint,
@@ -85,6 +86,34 @@ class FeedSpec:
     manifest: Manifest = field(default_factory=Manifest)
     fmt: str = "auto"
     encoding: str | None = None
+    rows: Callable[[], Iterator[SourceRow]] | None = None  # replays of fixed quarantined rows
+    label: str | None = None
+    http_feed: HttpFeed | None = None
+    http_first: HttpPage | None = None
+    http_params: dict[str, str | int] = field(default_factory=dict)
+
+    def open_http(self) -> None:
+        """Ask the source for the delta after our base; a gap is answered with a full snapshot."""
+        assert self.url is not None
+        feed = HttpFeed(self.url)
+        kind = self.manifest.kind
+        params: dict[str, str | int] = {"kind": kind, "limit": feed.page_size}
+        if kind == "delta":
+            if self.manifest.base_sequence is None:
+                kind = "full"
+                params = {"kind": "full", "limit": feed.page_size}
+            else:
+                params["since_sequence"] = self.manifest.base_sequence
+        try:
+            first = feed._get(params)
+        except FeedError as exc:
+            if exc.code != "delta_gap":
+                raise
+            _log.warning("delta gap at the source: taking a full snapshot", extra={"url": self.url})
+            params = {"kind": "full", "limit": feed.page_size}
+            first = feed._get(params)
+        self.manifest = first.manifest
+        self.http_feed, self.http_first, self.http_params = feed, first, params
 
 
 @dataclass
@@ -216,6 +245,11 @@ class IngestJob:
 
     def _run_locked(self, conn: psycopg.Connection[Any], spec: FeedSpec, options: IngestOptions) -> dict[str, Any]:
         started = time.perf_counter()
+        if spec.url is not None and spec.http_feed is None:
+            try:
+                spec.open_http()
+            except FeedError as exc:
+                raise IngestStop(EXIT_NOTHING_VALID, "failed", f"{exc.code}: {exc.detail}") from exc
         fingerprint, location, transport = self._identify(spec)
         unfinished = repo.unfinished_run(conn, spec.source)
         if unfinished is not None and (unfinished["fingerprint"] != fingerprint or options.abandon):
@@ -252,6 +286,9 @@ class IngestJob:
         return self._forward_and_finish(conn, run_id, started, options)
 
     def _identify(self, spec: FeedSpec) -> tuple[str, str, str]:
+        if spec.rows is not None:
+            label = spec.label or "replay"
+            return f"{label}@{time.time_ns()}", label, "replay"
         if spec.path is not None:
             if not spec.path.exists():
                 raise IngestStop(EXIT_USAGE, "failed", f"{spec.path}: no such file")
@@ -298,17 +335,16 @@ class IngestJob:
     # ------------------------------------------------------------------ stage
 
     def _open_rows(self, spec: FeedSpec) -> tuple[Iterator[SourceRow], str, Callable[[], None]]:
+        if spec.rows is not None:
+            return spec.rows(), "utf-8", lambda: None
         if spec.path is not None:
             opened = open_file_feed(spec.path, spec.mapping, fmt=spec.fmt, encoding=spec.encoding)
             return opened.rows, opened.encoding, opened.close
-        assert spec.url is not None
-        feed = HttpFeed(spec.url)
-        m = spec.manifest
-        params: dict[str, str | int] = {"kind": m.kind, "limit": feed.page_size}
-        if m.kind == "delta" and m.base_sequence is not None:
-            params["since_sequence"] = m.base_sequence
-        first = feed._get(params)
-        return feed.rows(first, spec.mapping, params), "utf-8", feed.close
+        if spec.http_feed is None:
+            spec.open_http()
+        feed, first = spec.http_feed, spec.http_first
+        assert feed is not None and first is not None
+        return feed.rows(first, spec.mapping, spec.http_params), "utf-8", feed.close
 
     def _stage(self, conn: psycopg.Connection[Any], run: dict[str, Any], spec: FeedSpec,
                options: IngestOptions) -> None:
@@ -483,9 +519,10 @@ class IngestJob:
         with conn.transaction():
             if run["kind"] == "full":
                 repo.mark_absent(conn, run_id, started_at)
-            repo.save_source(conn, source=spec.source, mapping=spec.mapping.name, sequence=run["sequence"],
-                             full=run["kind"] == "full", record_count=int(run["rows_read"]) - int(run["blank_lines"]),
-                             run_id=run_id)
+            if run["kind"] in ("full", "delta"):
+                repo.save_source(conn, source=spec.source, mapping=spec.mapping.name, sequence=run["sequence"],
+                                 full=run["kind"] == "full",
+                                 record_count=int(run["rows_read"]) - int(run["blank_lines"]), run_id=run_id)
             repo.drop_stage(conn, run_id)
             repo.update_run(conn, run_id, phase="forwarding",
                             timings={**(run["timings"] or {}), "apply_s": round(time.perf_counter() - t0, 3)})
