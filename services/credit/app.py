@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from services.credit.changes.endpoints import router as changes_router
+from services.credit.checks.api import ROUTERS as CHECK_ROUTERS
 from services.credit.clients.endpoints import router as clients_router
 from services.credit.clients.service import revoked_client_ids
 from services.credit.context import CreditContext
@@ -101,6 +102,8 @@ def create_app(settings: CreditSettings | None = None, *, context: CreditContext
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     for router in (health_router, clients_router, units_router, records_router, changes_router):
+        app.include_router(router)
+    for router in CHECK_ROUTERS:
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

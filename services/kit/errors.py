@@ -147,9 +147,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem_response(request, exc.status_code, code, detail, headers=exc.headers)
+        errors = [FieldError(field="body", reason=detail or "unreadable body")] if exc.status_code == 400 else []
+        return problem_response(request, exc.status_code, code, detail, errors=errors, headers=exc.headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         _log.exception("unhandled error", extra={"path": request.url.path})
@@ -167,9 +168,13 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def document_problems(openapi: dict[str, Any]) -> None:
-    """Errors are sent as application/problem+json: say so in the document, with the Problem schema."""
+    """Errors are sent as application/problem+json: say so in the document, with the Problem schema.
+    Every operation that takes a body may also answer 400 (unreadable JSON) and 413 (too large)."""
     for operations in openapi.get("paths", {}).values():
         for operation in operations.values():
+            if "requestBody" in operation:
+                for status in ("400", "413"):
+                    operation["responses"].setdefault(status, {"description": _TITLES[int(status)]})
             for status, response in operation.get("responses", {}).items():
                 if status.isdigit() and int(status) >= 400:
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -178,3 +183,13 @@ def document_problems(openapi: dict[str, Any]) -> None:
     schemas = openapi.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+
+
+def add_component_schemas(openapi: dict[str, Any], *models: type[BaseModel]) -> None:
+    """Publish models that endpoints validate themselves (raw bodies parsed for speed) in the document."""
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+        for name, definition in schema.pop("$defs", {}).items():
+            schemas.setdefault(name, definition)
+        schemas[model.__name__] = schema

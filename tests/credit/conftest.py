@@ -124,10 +124,11 @@ def live_credit(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     port = _free_port()
     env = {**os.environ, "CREDIT_DATABASE_URL": url, "CREDIT_DATA_DIR": str(data_dir), "CREDIT_PII_KEY": TEST_PII_KEY,
            "CREDIT_LOG_LEVEL": "WARNING"}
+    log = (data_dir / "server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "services.credit.app:create_app", "--factory", "--port", str(port),
          "--no-server-header", "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     settings = CreditSettings(database_url=url, data_dir=data_dir, pii_key=TEST_PII_KEY)
@@ -141,10 +142,11 @@ def live_credit(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) ->
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"credit did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+                raise RuntimeError(f"credit did not start: {(data_dir / 'server.log').read_text()}")
             time.sleep(0.2)
         yield live
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        log.close()
         drop_database(pg_server_url, url)

@@ -7,7 +7,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi import checks
+from schemathesis import checks
 
 from tests.credit.conftest import LiveCredit
 from tests.credit.factories import unit_body
