@@ -177,3 +177,15 @@ async def units_with_facts(session: AsyncSession, after_id: int, limit: int) -> 
 
 async def count_units(session: AsyncSession) -> int:
     return int((await session.execute(text("SELECT count(*) FROM credit.units"))).scalar_one())
+
+
+async def count_units_with_facts(session: AsyncSession) -> int:
+    sql = text(
+        """
+        SELECT count(*) FROM credit.units u
+        WHERE EXISTS (SELECT 1 FROM credit.records r WHERE r.unit_id = u.id)
+           OR EXISTS (SELECT 1 FROM credit.grades g WHERE g.unit_id = u.id)
+           OR EXISTS (SELECT 1 FROM credit.listings l WHERE l.unit_id = u.id)
+        """
+    )
+    return int((await session.execute(sql)).scalar_one())

@@ -4,6 +4,7 @@ file, validated at start-up like the core policy; a broken file stops the servic
 from __future__ import annotations
 
 import hashlib
+import os
 import pathlib
 import tomllib
 from functools import cache
@@ -129,4 +130,6 @@ def load_checks_policy(path: pathlib.Path = CHECKS_POLICY_FILE) -> ChecksPolicy:
 
 @cache
 def default_checks_policy() -> ChecksPolicy:
-    return load_checks_policy()
+    """The deployment's checks policy: `CREDIT_CHECKS_POLICY_FILE` if set, else the packaged file."""
+    configured = os.environ.get("CREDIT_CHECKS_POLICY_FILE")
+    return load_checks_policy(pathlib.Path(configured) if configured else CHECKS_POLICY_FILE)
