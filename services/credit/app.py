@@ -20,9 +20,10 @@ from services.credit.policy.model import load_policy
 from services.credit.settings import CreditSettings
 from services.credit.records.endpoints import router as records_router
 from services.credit.units.endpoints import router as units_router
+from services.credit.units.schemas import BulkUpsertIn
 from services.kit.auth import TokenService, ensure_dev_keyset, load_keyset
 from services.kit.db import make_engine, make_sessionmaker
-from services.kit.errors import document_problems, install_problem_handlers
+from services.kit.errors import add_component_schemas, document_problems, install_problem_handlers
 from services.kit.http import OrjsonResponse, RequestContextMiddleware
 from services.kit.logs import configure_logging
 from services.kit.migrate import head_revision
@@ -114,5 +115,6 @@ def _openapi(app: FastAPI) -> dict[str, object]:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
     document_problems(schema)
+    add_component_schemas(schema, BulkUpsertIn)
     app.openapi_schema = schema
     return schema
