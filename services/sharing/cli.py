@@ -123,7 +123,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     spec = FeedSpec(source=args.source, mapping=mapping, path=path, url=args.url, manifest=manifest,
                     fmt=args.format, encoding=args.encoding)
     try:
-        run = job.run(spec, IngestOptions(force=args.force, abandon=args.abandon, forward=not args.no_forward))
+        run = job.run(spec, IngestOptions(force=args.force, abandon=args.abandon, forward=not args.no_forward,
+                                          stage_batch=args.batch_size, apply_chunk=max(args.batch_size, 1000)))
     except IngestStop as stop:
         logging.getLogger("sharing.ingest").warning(stop.message, extra={"run_id": stop.run_id,
                                                                           "status": stop.status})
@@ -296,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-forward", action="store_true", help="update the mirror only; forward later")
     p.add_argument("--json", action="store_true", help="print the run report as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--batch-size", type=int, default=20_000, help="rows per committed batch (20000)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("forward", help="send changes credit has not acknowledged yet (after an outage)")

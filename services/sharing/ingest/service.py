@@ -226,7 +226,7 @@ class IngestJob:
                 who = ", ".join(f"run {r['id']} ({r['source']}, {r['phase']}, pid {r['pid']} on {r['host']})"
                                 for r in running) or "another ingest"
                 raise IngestStop(EXIT_LOCKED, "locked", f"another ingest is running: {who}; this one exits")
-            with psycopg.connect(self.url, application_name="sharing-ingest") as conn:
+            with psycopg.connect(self.url, autocommit=True, application_name="sharing-ingest") as conn:
                 return self._run_locked(conn, spec, options)
 
     def forward_only(self) -> dict[str, Any]:
@@ -234,7 +234,7 @@ class IngestJob:
         with psycopg.connect(self.url, autocommit=True, application_name="sharing-ingest-lock") as lock_conn:
             if not repo.try_lock(lock_conn):
                 raise IngestStop(EXIT_LOCKED, "locked", "another ingest is running; this one exits")
-            with psycopg.connect(self.url, application_name="sharing-forward") as conn:
+            with psycopg.connect(self.url, autocommit=True, application_name="sharing-forward") as conn:
                 with conn.transaction():
                     run_id = repo.create_run(conn, source="(pending)", kind="forward", transport="none",
                                              location="", fingerprint="", mapping="", phase="forwarding",
@@ -571,7 +571,7 @@ class IngestJob:
         batch_no = 0
         while True:
             rows = repo.pending_forward(conn, after, self.policy.forward.batch_size)
-            conn.commit()
+
             if not rows:
                 return
             items = [self._unit_in(r) for r in rows]
