@@ -29,11 +29,21 @@ from services.kit.synthetic import YanbianGenerator
 
 
 def _units(n: int) -> list[dict[str, object]]:
-    return [{"uscc": u.uscc, "name": u.name, "unit_type": u.unit_type, "reg_status": "operating",
-             "region_code": u.region_code, "industry_code": u.industry_code, "address": u.address,
-             "established_on": u.established_on.isoformat(), "reg_authority": u.reg_authority,
-             "persons": [{"role": "legal_representative", "name": u.legal_rep_name, "citizen_id": u.legal_rep_id}]}
-            for u in YanbianGenerator(7).units(0, n)]
+    return [
+        {
+            "uscc": u.uscc,
+            "name": u.name,
+            "unit_type": u.unit_type,
+            "reg_status": "operating",
+            "region_code": u.region_code,
+            "industry_code": u.industry_code,
+            "address": u.address,
+            "established_on": u.established_on.isoformat(),
+            "reg_authority": u.reg_authority,
+            "persons": [{"role": "legal_representative", "name": u.legal_rep_name, "citizen_id": u.legal_rep_id}],
+        }
+        for u in YanbianGenerator(7).units(0, n)
+    ]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -53,12 +63,17 @@ async def _raw(url: str, usccs: list[str], units: list[dict[str, object]]) -> di
         await conn.execute("CREATE TEMP TABLE copy_probe (uscc text, name text, region text, address text)")
         t = time.perf_counter()
         await conn.copy_records_to_table(
-            "copy_probe", records=[(u["uscc"], u["name"], u["region_code"], u["address"]) for u in units])
+            "copy_probe", records=[(u["uscc"], u["name"], u["region_code"], u["address"]) for u in units]
+        )
         copy_s = time.perf_counter() - t
     finally:
         await conn.close()
-    return {"raw_get_mean_ms": statistics.mean(times) * 1e3, "raw_get_p50_ms": _pct(times, 0.5) * 1e3,
-            "raw_get_p99_ms": _pct(times, 0.99) * 1e3, "raw_copy_10k_s": copy_s}
+    return {
+        "raw_get_mean_ms": statistics.mean(times) * 1e3,
+        "raw_get_p50_ms": _pct(times, 0.5) * 1e3,
+        "raw_get_p99_ms": _pct(times, 0.99) * 1e3,
+        "raw_copy_10k_s": copy_s,
+    }
 
 
 def main() -> int:
@@ -75,8 +90,20 @@ def main() -> int:
     token, _ = tokens.issue(client_id="bench", department="bench", scopes=["units:read", "units:write"])
     headers = {"Authorization": f"Bearer {token}"}
     env = {**os.environ, "CREDIT_DATABASE_URL": url, "CREDIT_DATA_DIR": str(tmp), "CREDIT_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "services.credit.app:create_app", "--factory",
-                             "--port", "8791", "--log-level", "warning"], env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "services.credit.app:create_app",
+            "--factory",
+            "--port",
+            "8791",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
     base = "http://127.0.0.1:8791"
     try:
         for _ in range(100):
@@ -104,12 +131,20 @@ def main() -> int:
                 assert r.status_code == 200
         raw = asyncio.run(_raw(url, usccs, units))
         result = {
-            "units": args.units, "bulk_created": first.json()["counts"], "bulk_unchanged": second.json()["counts"],
-            "bulk_upsert_new_s": round(bulk_new, 3), "bulk_upsert_unchanged_s": round(bulk_same, 3),
-            "bulk_rows_per_s": round(args.units / bulk_new), "raw_copy_10k_s": round(raw["raw_copy_10k_s"], 4),
-            "gets": args.gets, "get_total_s": round(sum(times), 3), "get_mean_ms": round(statistics.mean(times) * 1e3, 3),
-            "get_p50_ms": round(_pct(times, 0.5) * 1e3, 3), "get_p99_ms": round(_pct(times, 0.99) * 1e3, 3),
-            "raw_get_mean_ms": round(raw["raw_get_mean_ms"], 3), "raw_get_p99_ms": round(raw["raw_get_p99_ms"], 3),
+            "units": args.units,
+            "bulk_created": first.json()["counts"],
+            "bulk_unchanged": second.json()["counts"],
+            "bulk_upsert_new_s": round(bulk_new, 3),
+            "bulk_upsert_unchanged_s": round(bulk_same, 3),
+            "bulk_rows_per_s": round(args.units / bulk_new),
+            "raw_copy_10k_s": round(raw["raw_copy_10k_s"], 4),
+            "gets": args.gets,
+            "get_total_s": round(sum(times), 3),
+            "get_mean_ms": round(statistics.mean(times) * 1e3, 3),
+            "get_p50_ms": round(_pct(times, 0.5) * 1e3, 3),
+            "get_p99_ms": round(_pct(times, 0.99) * 1e3, 3),
+            "raw_get_mean_ms": round(raw["raw_get_mean_ms"], 3),
+            "raw_get_p99_ms": round(raw["raw_get_p99_ms"], 3),
             "get_vs_raw_ratio": round(statistics.mean(times) * 1e3 / raw["raw_get_mean_ms"], 1),
             "bulk_vs_copy_ratio": round(bulk_new / raw["raw_copy_10k_s"], 1),
             "database": "local server" if server.startswith("postgresql://postgres@127.0.0.1") else "embedded",

@@ -43,8 +43,16 @@ def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _compare_schema(old_doc: dict[str, Any], new_doc: dict[str, Any], old: dict[str, Any], new: dict[str, Any],
-                    where: str, *, request: bool, depth: int = 0) -> list[str]:
+def _compare_schema(
+    old_doc: dict[str, Any],
+    new_doc: dict[str, Any],
+    old: dict[str, Any],
+    new: dict[str, Any],
+    where: str,
+    *,
+    request: bool,
+    depth: int = 0,
+) -> list[str]:
     if depth > 12:
         return []
     old, new = _resolve(old_doc, old), _resolve(new_doc, new)
@@ -66,11 +74,13 @@ def _compare_schema(old_doc: dict[str, Any], new_doc: dict[str, Any], old: dict[
         if removed:
             problems.append(f"{where}: response fields removed {sorted(removed)}")
     for name in set(old_props) & set(new_props):
-        problems += _compare_schema(old_doc, new_doc, old_props[name], new_props[name], f"{where}.{name}",
-                                    request=request, depth=depth + 1)
+        problems += _compare_schema(
+            old_doc, new_doc, old_props[name], new_props[name], f"{where}.{name}", request=request, depth=depth + 1
+        )
     if "items" in old and "items" in new:
-        problems += _compare_schema(old_doc, new_doc, old["items"], new["items"], f"{where}[]", request=request,
-                                    depth=depth + 1)
+        problems += _compare_schema(
+            old_doc, new_doc, old["items"], new["items"], f"{where}[]", request=request, depth=depth + 1
+        )
     return problems
 
 

@@ -64,22 +64,44 @@ def main() -> int:
     subprocess.run([*credit, "migrate"], env=env, check=True)
     subprocess.run([*credit, "demo", "--units", str(args.units), "--records", str(args.records)], env=env, check=True)
     for client_id, department, scopes in DEMO_CLIENTS:
-        subprocess.run([*credit, "clients", "create", "--id", client_id, "--department", department,
-                        "--scopes", *scopes.split(), "--secret", f"{client_id}-secret"],
-                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            [
+                *credit,
+                "clients",
+                "create",
+                "--id",
+                client_id,
+                "--department",
+                department,
+                "--scopes",
+                *scopes.split(),
+                "--secret",
+                f"{client_id}-secret",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
     procs = [subprocess.Popen([*credit, "serve", "--port", str(args.credit_port)], env=env)]
     credit_base = f"http://127.0.0.1:{args.credit_port}"
     _wait(f"{credit_base}/readyz")
     sharing_cli = bin_dir / "sharing"
     if sharing_cli.exists():
         sharing_url = ensure_database(server, "sharing")
-        sharing_env = {**env, "SHARING_DATABASE_URL": sharing_url, "SHARING_CREDIT_BASE_URL": credit_base,
-                       "SHARING_CREDIT_CLIENT_ID": "sharing-sync", "SHARING_CREDIT_CLIENT_SECRET": "sharing-sync-secret",
-                       "SHARING_DATA_DIR": str(DATA)}
+        sharing_env = {
+            **env,
+            "SHARING_DATABASE_URL": sharing_url,
+            "SHARING_CREDIT_BASE_URL": credit_base,
+            "SHARING_CREDIT_CLIENT_ID": "sharing-sync",
+            "SHARING_CREDIT_CLIENT_SECRET": "sharing-sync-secret",
+            "SHARING_DATA_DIR": str(DATA),
+        }
         procs.append(subprocess.Popen([str(sharing_cli), "serve", "--port", str(args.sharing_port)], env=sharing_env))
         _wait(f"http://127.0.0.1:{args.sharing_port}/readyz")
         print(f"sharing API  {'http://127.0.0.1:' + str(args.sharing_port)}/docs")
-    print(f"""
+    print(
+        f"""
 credit API   {credit_base}/docs      (OpenAPI: {credit_base}/openapi.json)
 database     {credit_url}
 demo clients (secret = "<client id>-secret"): {", ".join(c[0] for c in DEMO_CLIENTS)}
@@ -87,7 +109,9 @@ try:
   TOKEN=$(curl -s -d grant_type=client_credentials -d client_id=land-bureau -d client_secret=land-bureau-secret \\
           {credit_base}/v1/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s -H "Authorization: Bearer $TOKEN" '{credit_base}/v1/units?name_contains=%E9%85%92%E5%BA%97&limit=3'
-Ctrl-C stops the stack.""", flush=True)
+Ctrl-C stops the stack.""",
+        flush=True,
+    )
     try:
         while all(p.poll() is None for p in procs):
             time.sleep(1)

@@ -17,8 +17,8 @@ from services.credit.clients.service import revoked_client_ids
 from services.credit.context import CreditContext
 from services.credit.health import router as health_router
 from services.credit.policy.model import load_policy
-from services.credit.settings import CreditSettings
 from services.credit.records.endpoints import router as records_router
+from services.credit.settings import CreditSettings
 from services.credit.units.endpoints import router as units_router
 from services.credit.units.schemas import BulkUpsertIn
 from services.kit.auth import TokenService, ensure_dev_keyset, load_keyset
@@ -50,8 +50,12 @@ def build_context(settings: CreditSettings, database_url: str) -> CreditContext:
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
-        tokens=TokenService(keys=keys, issuer=settings.issuer, audience=settings.audience,
-                            lifetime_seconds=settings.token_lifetime_seconds),
+        tokens=TokenService(
+            keys=keys,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            lifetime_seconds=settings.token_lifetime_seconds,
+        ),
         pii=PiiProtector.from_secret(settings.pii_key),
         policy=load_policy(settings.policy_file),
         expected_revision=head_revision("credit", database_url),

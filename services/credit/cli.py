@@ -15,9 +15,14 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit.settings import CreditSettings
+
+T = TypeVar("T")
 
 
 def _database_url(settings: CreditSettings) -> str:
@@ -36,8 +41,16 @@ def _serve(args: argparse.Namespace) -> int:
     migrate.upgrade("credit", url)
     os.environ["CREDIT_DATABASE_URL"] = url
     print(f"credit API on http://{args.host}:{args.port}  (docs: http://{args.host}:{args.port}/docs)", flush=True)
-    uvicorn.run("services.credit.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning", server_header=False, date_header=False)
+    uvicorn.run(
+        "services.credit.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        server_header=False,
+        date_header=False,
+    )
     return 0
 
 
@@ -53,7 +66,7 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_session(coro_factory):  # type: ignore[no-untyped-def]
+async def _with_session(coro_factory: Callable[[AsyncSession], Awaitable[T]]) -> T:
     from services.kit.db import make_engine, make_sessionmaker
 
     engine = make_engine(_database_url(CreditSettings()), pool_size=2)
@@ -75,9 +88,18 @@ def _clients(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        secret = asyncio.run(_with_session(lambda s: service.create_client(
-            s, client_id=args.id, name=args.name or args.id, department=args.department, scopes=args.scopes,
-            secret=args.secret)))
+        secret = asyncio.run(
+            _with_session(
+                lambda s: service.create_client(
+                    s,
+                    client_id=args.id,
+                    name=args.name or args.id,
+                    department=args.department,
+                    scopes=args.scopes,
+                    secret=args.secret,
+                )
+            )
+        )
         print(f"client_id={args.id}\nclient_secret={secret}\n(the secret is shown once; store it now)")
         return 0
     if args.action == "revoke":
@@ -91,14 +113,17 @@ def _demo(args: argparse.Namespace) -> int:
     from services.credit.demo import load_demo
 
     settings = CreditSettings()
-    counts = asyncio.run(load_demo(settings, _database_url(settings), units=args.units, records=args.records,
-                                   seed=args.seed))
+    counts = asyncio.run(
+        load_demo(settings, _database_url(settings), units=args.units, records=args.records, seed=args.seed)
+    )
     print(f"demo data: {counts['units']} units, {counts['records']} records")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="credit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="credit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="start the API server")

@@ -27,8 +27,12 @@ async def healthz() -> OrjsonResponse:
     return OrjsonResponse({"status": "ok"})
 
 
-@router.get("/readyz", response_model=Ready, responses=problem_responses(503),
-            summary="Readiness: database reachable and migrations at head")
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    responses=problem_responses(503),
+    summary="Readiness: database reachable and migrations at head",
+)
 async def readyz(ctx: ContextDep) -> OrjsonResponse:
     try:
         async with ctx.engine.connect() as conn:
@@ -38,5 +42,6 @@ async def readyz(ctx: ContextDep) -> OrjsonResponse:
     expected = getattr(ctx, "expected_revision", None)
     if expected and current != expected:
         raise ProblemError(503, "migrations_pending", f"database at {current}, code expects {expected}")
-    return OrjsonResponse({"status": "ready", "database": "ok", "migration": current,
-                           "policy_version": ctx.policy.version})
+    return OrjsonResponse(
+        {"status": "ready", "database": "ok", "migration": current, "policy_version": ctx.policy.version}
+    )

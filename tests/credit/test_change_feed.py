@@ -31,7 +31,9 @@ async def _writer(ctx: CreditContext, seed: int, transactions: int, written: lis
     rng = random.Random(seed)
     for _ in range(transactions):
         async with ctx.sessions() as session:
-            items = [unit_body(name=f"汪清县林业测试单位{seed}-{rng.randrange(10**6)}") for _ in range(rng.randint(1, 4))]
+            items = [
+                unit_body(name=f"汪清县林业测试单位{seed}-{rng.randrange(10**6)}") for _ in range(rng.randint(1, 4))
+            ]
             await units.bulk_upsert(ctx, session, items, WRITER)
             # hold the transaction open for a while so later transactions commit first
             await asyncio.sleep(rng.random() * 0.03)
@@ -45,8 +47,11 @@ async def _writer(ctx: CreditContext, seed: int, transactions: int, written: lis
 async def _start_cursor(client: httpx.AsyncClient, headers: dict[str, str]) -> str | None:
     cursor = None
     while True:
-        page = (await client.get("/v1/changes", params={"limit": 5000, **({"after": cursor} if cursor else {})},
-                                 headers=headers)).json()
+        page = (
+            await client.get(
+                "/v1/changes", params={"limit": 5000, **({"after": cursor} if cursor else {})}, headers=headers
+            )
+        ).json()
         cursor = page["next_cursor"]
         if not page["has_more"]:
             return cursor
@@ -75,9 +80,15 @@ async def test_polling_reader_sees_every_committed_change_once(
         await asyncio.sleep(0.002)
     await asyncio.gather(*writers)
     async with credit_ctx.engine.connect() as conn:
-        committed = (await conn.execute(
-            text("SELECT id FROM credit.changes WHERE entity = 'unit' AND uscc = ANY(:u)"), {"u": written}
-        )).scalars().all()
+        committed = (
+            (
+                await conn.execute(
+                    text("SELECT id FROM credit.changes WHERE entity = 'unit' AND uscc = ANY(:u)"), {"u": written}
+                )
+            )
+            .scalars()
+            .all()
+        )
     # entries become visible once every older transaction of the cluster has ended (other test
     # sessions may share the server): keep polling, bounded, until the reader has caught up
     deadline = asyncio.get_running_loop().time() + 60

@@ -58,5 +58,3 @@ def test_every_error_response_is_problem_json() -> None:
             for status, response in operation["responses"].items():
                 if status.isdigit() and int(status) >= 400:
                     assert list(response.get("content", {})) == ["application/problem+json"], (method, path, status)
-
-

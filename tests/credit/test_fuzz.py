@@ -14,8 +14,19 @@ from tests.credit.factories import unit_body
 from tests.credit.records_factory import penalty
 from tools.contract import contract_path
 
-ALL_SCOPES = ("units:read", "units:write", "units:override", "records:read", "records:write", "pii:read", "admin",
-              "checks:read", "checks:write", "listing:read", "listing:write")
+ALL_SCOPES = (
+    "units:read",
+    "units:write",
+    "units:override",
+    "records:read",
+    "records:write",
+    "pii:read",
+    "admin",
+    "checks:read",
+    "checks:write",
+    "listing:read",
+    "listing:write",
+)
 schema = schemathesis.openapi.from_path(contract_path("credit"))
 
 
@@ -52,8 +63,12 @@ def test_no_operation_answers_without_a_token(live_credit: LiveCredit) -> None:
         op = operation.ok()
         if op.path in open_paths:
             continue
-        path = op.path.replace("{uscc}", "91222401MA0000000X").replace(
-            "{record_id}", "00000000-0000-7000-8000-000000000000").replace("{check_id}", "x").replace("{listing_id}", "x")
+        path = (
+            op.path.replace("{uscc}", "91222401MA0000000X")
+            .replace("{record_id}", "00000000-0000-7000-8000-000000000000")
+            .replace("{check_id}", "x")
+            .replace("{listing_id}", "x")
+        )
         answer = httpx.request(op.method.upper(), f"{live_credit.base_url}{path}", json={})
         assert answer.status_code == 401, f"{op.method.upper()} {op.path} answered {answer.status_code}"
         assert answer.headers["content-type"] == "application/problem+json"

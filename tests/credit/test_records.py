@@ -23,7 +23,9 @@ async def uscc(client: httpx.AsyncClient, auth: TokenFactory) -> str:
 
 async def test_penalty_gets_window_from_policy(client: httpx.AsyncClient, auth: TokenFactory, uscc: str) -> None:
     decided = dt.date(2026, 1, 31)
-    created = await client.post("/v1/records", json=penalty(uscc, decision_date=decided.isoformat()), headers=auth(*WRITE))
+    created = await client.post(
+        "/v1/records", json=penalty(uscc, decision_date=decided.isoformat()), headers=auth(*WRITE)
+    )
     assert created.status_code == 201, created.text
     pub = created.json()["publication"]
     assert pub["min_until"] == "2026-04-30"  # P3M from 31 Jan clamps to month end
@@ -81,18 +83,26 @@ async def test_correct_withdraw_history(client: httpx.AsyncClient, auth: TokenFa
     created = (await client.post("/v1/records", json=penalty(uscc), headers=h)).json()
     url = f"/v1/records/{created['id']}"
     fixed = penalty(uscc, document_no=created["document_no"], severity="serious")
-    corrected = await client.post(f"{url}:correct", json={"reason": "认定情节严重", "record": fixed},
-                                  headers={**h, "If-Match": '"1"'})
+    corrected = await client.post(
+        f"{url}:correct", json={"reason": "认定情节严重", "record": fixed}, headers={**h, "If-Match": '"1"'}
+    )
     assert corrected.status_code == 200, corrected.text
     assert corrected.json()["severity"] == "serious"
     assert corrected.json()["publication"]["until"] > created["publication"]["until"]
-    foreign = await client.post(f"{url}:withdraw", json={"reason": "x", "revoked_by": "court", "revoked_on": "2026-11-01"},
-                                headers={**auth(*WRITE, department="other"), "If-Match": '"2"'})
+    foreign = await client.post(
+        f"{url}:withdraw",
+        json={"reason": "x", "revoked_by": "court", "revoked_on": "2026-11-01"},
+        headers={**auth(*WRITE, department="other"), "If-Match": '"2"'},
+    )
     assert foreign.status_code == 403
     withdrawn = await client.post(
         f"{url}:withdraw",
-        json={"reason": "行政复议决定撤销原处罚决定", "revoked_by": "reconsideration", "revoked_on": "2026-11-01",
-              "revocation_document_no": "延州复决字〔2026〕12号"},
+        json={
+            "reason": "行政复议决定撤销原处罚决定",
+            "revoked_by": "reconsideration",
+            "revoked_on": "2026-11-01",
+            "revocation_document_no": "延州复决字〔2026〕12号",
+        },
         headers={**h, "If-Match": '"2"'},
     )
     assert withdrawn.json()["status"] == "withdrawn"
@@ -111,10 +121,19 @@ async def test_bad_records_name_the_field(client: httpx.AsyncClient, auth: Token
     assert r.status_code == 422
     assert any(e["field"].endswith("document_no") for e in r.json()["errors"])
     fire = {
-        "type": "fire_incident", "unit_uscc": uscc, "decision_date": "2026-10-01", "severity": "serious",
+        "type": "fire_incident",
+        "unit_uscc": uscc,
+        "decision_date": "2026-10-01",
+        "severity": "serious",
         "legal_basis": "《火灾事故调查规定》",
-        "details": {"incident_date": "2026-09-20", "severity_class": "larger", "deaths": -1, "injuries": 0,
-                    "direct_loss_yuan": 1000, "responsibility_finding": "电气线路故障"},
+        "details": {
+            "incident_date": "2026-09-20",
+            "severity_class": "larger",
+            "deaths": -1,
+            "injuries": 0,
+            "direct_loss_yuan": 1000,
+            "responsibility_finding": "电气线路故障",
+        },
     }
     r = await client.post("/v1/records", json=fire, headers=h)
     assert r.status_code == 422
@@ -132,7 +151,8 @@ async def test_unit_records_page(client: httpx.AsyncClient, auth: TokenFactory, 
         await client.post("/v1/records", json=penalty(uscc, decision_date=day), headers=h)
     first = await client.get(f"/v1/units/{uscc}/records", params={"limit": 2}, headers=h)
     assert [r["decision_date"] for r in first.json()["items"]] == ["2026-03-05", "2026-02-05"]
-    rest = await client.get(f"/v1/units/{uscc}/records", params={"limit": 2, "cursor": first.json()["next_cursor"]},
-                            headers=h)
+    rest = await client.get(
+        f"/v1/units/{uscc}/records", params={"limit": 2, "cursor": first.json()["next_cursor"]}, headers=h
+    )
     assert [r["decision_date"] for r in rest.json()["items"]] == ["2026-01-05"]
     assert rest.json()["next_cursor"] is None

@@ -41,10 +41,13 @@ async def test_bad_checksum_refused_unless_overridden_with_scope(client: httpx.A
     assert refused.headers["content-type"] == PROBLEM
     assert refused.json()["errors"][0]["field"] == "body.uscc"
     override = {"reason": "营业执照原件核对无误，系统赋码历史错误"}
-    no_scope = await client.post("/v1/units", json=unit_body(uscc=bad, uscc_override=override), headers=auth("units:write"))
+    no_scope = await client.post(
+        "/v1/units", json=unit_body(uscc=bad, uscc_override=override), headers=auth("units:write")
+    )
     assert no_scope.status_code == 422
-    ok = await client.post("/v1/units", json=unit_body(uscc=bad, uscc_override=override),
-                           headers=auth("units:write", "units:override"))
+    ok = await client.post(
+        "/v1/units", json=unit_body(uscc=bad, uscc_override=override), headers=auth("units:write", "units:override")
+    )
     assert ok.status_code == 201, ok.text
     assert ok.json()["uscc_checksum_overridden"] is True
 
@@ -98,8 +101,9 @@ async def test_search_by_chinese_substring_and_pages(client: httpx.AsyncClient, 
     first = await client.get("/v1/units", params={"name_contains": "酒店", "limit": 1}, headers=h)
     assert first.status_code == 200, first.text
     assert len(first.json()["items"]) == 1
-    second = await client.get("/v1/units", params={"name_contains": "酒店", "limit": 1,
-                                                  "cursor": first.json()["next_cursor"]}, headers=h)
+    second = await client.get(
+        "/v1/units", params={"name_contains": "酒店", "limit": 1, "cursor": first.json()["next_cursor"]}, headers=h
+    )
     found = {first.json()["items"][0]["name"], second.json()["items"][0]["name"]}
     assert found >= {"图们市江畔酒店", "龙井市琵岩山酒店"} - {n for n in found if n not in names}
     assert "珲春市口岸物流仓储有限公司" not in found
@@ -113,8 +117,11 @@ async def test_unknown_enum_and_bad_citizen_id_name_the_field(client: httpx.Asyn
     bad_enum = await client.post("/v1/units", json=unit_body(unit_type="spaceship"), headers=h)
     assert bad_enum.status_code == 422
     assert bad_enum.json()["errors"][0]["field"] == "body.unit_type"
-    person = {"role": "principal", "name": "李明", "citizen_id": citizen_id()[:17] + "0"
-              if citizen_id()[17] != "0" else citizen_id()[:17] + "1"}
+    person = {
+        "role": "principal",
+        "name": "李明",
+        "citizen_id": citizen_id()[:17] + "0" if citizen_id()[17] != "0" else citizen_id()[:17] + "1",
+    }
     bad_id = await client.post("/v1/units", json=unit_body(persons=[person]), headers=h)
     assert bad_id.status_code == 422
     assert bad_id.json()["errors"][0]["field"] == "body.persons.0.citizen_id"

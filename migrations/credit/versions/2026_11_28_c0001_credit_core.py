@@ -4,6 +4,7 @@ Revision ID: c0001
 Revises:
 Create Date: 2026-11-28
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -83,7 +84,9 @@ def upgrade() -> None:
         sa.Column("current", sa.Boolean, server_default="true", nullable=False),
         schema=S,
     )
-    op.create_index("uq_unit_persons_unit_role_id", "unit_persons", ["unit_id", "role", "id_hash"], unique=True, schema=S)
+    op.create_index(
+        "uq_unit_persons_unit_role_id", "unit_persons", ["unit_id", "role", "id_hash"], unique=True, schema=S
+    )
     op.create_index("ix_unit_persons_id_hash", "unit_persons", ["id_hash"], schema=S)
     op.create_table(
         "records",
@@ -114,8 +117,12 @@ def upgrade() -> None:
         schema=S,
     )
     op.create_index(
-        "uq_records_department_document_no", "records", ["department", "document_no"], unique=True,
-        postgresql_where=sa.text("document_no IS NOT NULL"), schema=S,
+        "uq_records_department_document_no",
+        "records",
+        ["department", "document_no"],
+        unique=True,
+        postgresql_where=sa.text("document_no IS NOT NULL"),
+        schema=S,
     )
     op.create_index("ix_records_unit_id_decision_date", "records", ["unit_id", "decision_date"], schema=S)
     op.create_table(
@@ -169,5 +176,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("changes", "idempotency_keys", "record_persons", "record_versions", "records", "unit_persons", "units", "clients"):
+    for table in (
+        "changes",
+        "idempotency_keys",
+        "record_persons",
+        "record_versions",
+        "records",
+        "unit_persons",
+        "units",
+        "clients",
+    ):
         op.drop_table(table, schema=S)

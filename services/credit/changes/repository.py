@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, bindparam, insert, text
+from sqlalchemy import Row, Table, bindparam, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit.changes.models import Change
 
-_changes = Change.__table__
+_changes = cast(Table, Change.__table__)
 
 
 async def append_changes(session: AsyncSession, entries: list[dict[str, Any]]) -> None:

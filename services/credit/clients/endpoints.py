@@ -32,8 +32,12 @@ def _basic(authorization: str | None) -> tuple[str, str] | None:
     return client_id, secret
 
 
-@router.post("/token", response_model=TokenOut, responses=problem_responses(400, 401, 403, 422),
-             summary="OAuth2 client-credentials token (RFC 6749 §4.4)")
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    responses=problem_responses(400, 401, 403, 422),
+    summary="OAuth2 client-credentials token (RFC 6749 §4.4)",
+)
 async def token(
     ctx: ContextDep,
     session: SessionDep,
@@ -44,18 +48,33 @@ async def token(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> OrjsonResponse:
     if grant_type != "client_credentials":
-        raise ProblemError(400, "unsupported_grant_type", "only client_credentials is supported",
-                           errors=[FieldError(field="body.grant_type", reason="must be client_credentials")])
+        raise ProblemError(
+            400,
+            "unsupported_grant_type",
+            "only client_credentials is supported",
+            errors=[FieldError(field="body.grant_type", reason="must be client_credentials")],
+        )
     basic = _basic(authorization)
     if basic:
         client_id, client_secret = basic
     if not client_id or not client_secret:
-        raise ProblemError(401, "invalid_client", "client_id and client_secret are required",
-                           errors=[FieldError(field="body.client_id", reason="required")])
-    issued = await service.issue_token(ctx, session, client_id=client_id, client_secret=client_secret,
-                                       requested_scope=scope)
-    return OrjsonResponse({"access_token": issued.access_token, "token_type": "Bearer",
-                           "expires_in": issued.expires_in, "scope": issued.scope})
+        raise ProblemError(
+            401,
+            "invalid_client",
+            "client_id and client_secret are required",
+            errors=[FieldError(field="body.client_id", reason="required")],
+        )
+    issued = await service.issue_token(
+        ctx, session, client_id=client_id, client_secret=client_secret, requested_scope=scope
+    )
+    return OrjsonResponse(
+        {
+            "access_token": issued.access_token,
+            "token_type": "Bearer",
+            "expires_in": issued.expires_in,
+            "scope": issued.scope,
+        }
+    )
 
 
 class Jwks(BaseModel):

@@ -39,15 +39,24 @@ async def create_client(
 ) -> str:
     """Register a client and return its secret (shown once)."""
     secret = secret or secrets.token_urlsafe(32)
-    session.add(Client(client_id=client_id, name=name, department=department, scopes=validate_scopes(scopes),
-                       secret_hash=_hasher.hash(secret)))
+    session.add(
+        Client(
+            client_id=client_id,
+            name=name,
+            department=department,
+            scopes=validate_scopes(scopes),
+            secret_hash=_hasher.hash(secret),
+        )
+    )
     await session.flush()
     return secret
 
 
 async def revoke_client(session: AsyncSession, client_id: str) -> bool:
     result = await session.execute(
-        update(Client).where(Client.client_id == client_id, Client.active).values(active=False)
+        update(Client)
+        .where(Client.client_id == client_id, Client.active)
+        .values(active=False)
         .returning(Client.client_id)
     )
     return result.first() is not None
@@ -67,15 +76,23 @@ async def issue_token(
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or client is None:
-        raise ProblemError(401, "invalid_client", "unknown client, wrong secret or revoked client",
-                           headers={"WWW-Authenticate": 'Basic realm="fire-credit"'})
+        raise ProblemError(
+            401,
+            "invalid_client",
+            "unknown client, wrong secret or revoked client",
+            headers={"WWW-Authenticate": 'Basic realm="fire-credit"'},
+        )
     granted = set(client.scopes)
     if requested_scope:
         asked = set(requested_scope.split())
         beyond = sorted(asked - granted)
         if beyond:
-            raise ProblemError(403, "invalid_scope", f"this client may not request: {', '.join(beyond)}",
-                               errors=[FieldError(field="body.scope", reason="beyond the client's scopes")])
+            raise ProblemError(
+                403,
+                "invalid_scope",
+                f"this client may not request: {', '.join(beyond)}",
+                errors=[FieldError(field="body.scope", reason="beyond the client's scopes")],
+            )
         granted = asked
     token, lifetime = ctx.tokens.issue(client_id=client.client_id, department=client.department, scopes=sorted(granted))
     return IssuedToken(access_token=token, expires_in=lifetime, scope=" ".join(sorted(granted)))

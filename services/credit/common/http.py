@@ -16,15 +16,23 @@ def etag_header(version: int) -> dict[str, str]:
 
 def parse_if_match(value: str | None) -> int:
     if value is None:
-        raise ProblemError(428, "if_match_required", "send If-Match with the ETag you read, to avoid lost updates",
-                           errors=[FieldError(field="header.If-Match", reason="required")])
+        raise ProblemError(
+            428,
+            "if_match_required",
+            "send If-Match with the ETag you read, to avoid lost updates",
+            errors=[FieldError(field="header.If-Match", reason="required")],
+        )
     tag = value.strip()
     if tag.startswith("W/"):
         tag = tag[2:]
     tag = tag.strip('"')
     if not tag.isdigit() or len(tag) > 9:
-        raise ProblemError(412, "version_mismatch", "If-Match does not name a version of this resource",
-                           errors=[FieldError(field="header.If-Match", reason="not an ETag of this resource")])
+        raise ProblemError(
+            412,
+            "version_mismatch",
+            "If-Match does not name a version of this resource",
+            errors=[FieldError(field="header.If-Match", reason="not an ETag of this resource")],
+        )
     return int(tag)
 
 
@@ -33,8 +41,12 @@ async def json_body(request: Request) -> Any:
     encoding with a problem that says so."""
     content_type = request.headers.get("content-type", "")
     if content_type and "json" not in content_type.split(";")[0]:
-        raise ProblemError(415, "unsupported_media_type", "send application/json",
-                           errors=[FieldError(field="header.Content-Type", reason="must be application/json")])
+        raise ProblemError(
+            415,
+            "unsupported_media_type",
+            "send application/json",
+            errors=[FieldError(field="header.Content-Type", reason="must be application/json")],
+        )
     raw = await request.body()
     try:
         return orjson.loads(raw)

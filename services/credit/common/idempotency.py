@@ -34,12 +34,23 @@ async def reserve(
 
     A concurrent request with the same key waits on the key's row until the first one ends."""
     if not key or len(key) > 200:
-        raise ProblemError(422, "invalid_idempotency_key", "Idempotency-Key must be 1-200 characters",
-                           errors=[FieldError(field="header.Idempotency-Key", reason="1-200 characters")])
+        raise ProblemError(
+            422,
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1-200 characters",
+            errors=[FieldError(field="header.Idempotency-Key", reason="1-200 characters")],
+        )
     inserted = await session.execute(
         insert(IdempotencyKey)
-        .values(client_id=client_id, operation=operation, key=key, request_hash=fingerprint, status=0,
-                resource="", response={})
+        .values(
+            client_id=client_id,
+            operation=operation,
+            key=key,
+            request_hash=fingerprint,
+            status=0,
+            resource="",
+            response={},
+        )
         .on_conflict_do_nothing()
         .returning(IdempotencyKey.key)
     )
@@ -47,13 +58,17 @@ async def reserve(
         return None
     row = (
         await session.execute(
-            select(IdempotencyKey.request_hash, IdempotencyKey.status, IdempotencyKey.resource, IdempotencyKey.response)
-            .where(IdempotencyKey.client_id == client_id, IdempotencyKey.operation == operation, IdempotencyKey.key == key)
+            select(
+                IdempotencyKey.request_hash, IdempotencyKey.status, IdempotencyKey.resource, IdempotencyKey.response
+            ).where(
+                IdempotencyKey.client_id == client_id, IdempotencyKey.operation == operation, IdempotencyKey.key == key
+            )
         )
     ).one()
     if row.request_hash != fingerprint:
         raise ProblemError(
-            422, "idempotency_key_reused",
+            422,
+            "idempotency_key_reused",
             "this Idempotency-Key was used with a different request body",
             errors=[FieldError(field="header.Idempotency-Key", reason="already used for another request")],
             existing=row.resource or None,

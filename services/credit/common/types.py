@@ -57,7 +57,10 @@ UsccShape = Annotated[
 ]
 Uscc = Annotated[UsccShape, AfterValidator(_strict_uscc)]
 CitizenId = Annotated[
-    str, BeforeValidator(_normalise), StringConstraints(min_length=18, max_length=18), AfterValidator(_checked_citizen_id)
+    str,
+    BeforeValidator(_normalise),
+    StringConstraints(min_length=18, max_length=18),
+    AfterValidator(_checked_citizen_id),
 ]
 PastDate = Annotated[dt.date, AfterValidator(_not_future)]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]

@@ -27,73 +27,130 @@ DEFAULT_PAGE, MAX_PAGE = 50, 500
 
 
 def _answer(out: RecordOut, status: int = 200, **headers: str) -> Response:
-    return OrjsonResponse(out.model_dump(mode="json"), status_code=status, headers={**etag_header(out.version), **headers})
+    return OrjsonResponse(
+        out.model_dump(mode="json"), status_code=status, headers={**etag_header(out.version), **headers}
+    )
 
 
-@router.post("/v1/records", status_code=201, response_model=RecordOut,
-             responses={200: {"model": RecordOut, "description": "The same record was already recorded: the original."},
-                        **problem_responses(401, 403, 409, 422)},
-             summary="Record a credit decision of the caller's department")
+@router.post(
+    "/v1/records",
+    status_code=201,
+    response_model=RecordOut,
+    responses={
+        200: {"model": RecordOut, "description": "The same record was already recorded: the original."},
+        **problem_responses(401, 403, 409, 422),
+    },
+    summary="Record a credit decision of the caller's department",
+)
 async def create_record(
-    record: Annotated[RecordIn, Body()], ctx: ContextDep, session: SessionDep, principal: WriteRecords,
+    record: Annotated[RecordIn, Body()],
+    ctx: ContextDep,
+    session: SessionDep,
+    principal: WriteRecords,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Response:
     if idempotency_key:
-        stored = await reserve(session, client_id=principal.client_id, operation="records.create",
-                               key=idempotency_key, fingerprint=request_fingerprint(record.model_dump(mode="json")))
+        stored = await reserve(
+            session,
+            client_id=principal.client_id,
+            operation="records.create",
+            key=idempotency_key,
+            fingerprint=request_fingerprint(record.model_dump(mode="json")),
+        )
         if stored is not None:
             replay = await service.get_record(ctx, session, uuid.UUID(stored.resource.rsplit("/", 1)[1]), principal)
             return _answer(replay, 200, **{"Idempotent-Replayed": "true", "Location": stored.resource})
     out, created = await service.create_record(ctx, session, record, principal)
     location = f"/v1/records/{out.id}"
     if idempotency_key:
-        await remember(session, client_id=principal.client_id, operation="records.create", key=idempotency_key,
-                       status=201, resource=location, body={"id": str(out.id)})
+        await remember(
+            session,
+            client_id=principal.client_id,
+            operation="records.create",
+            key=idempotency_key,
+            status=201,
+            resource=location,
+            body={"id": str(out.id)},
+        )
     if not created:
         return _answer(out, 200, **{"Idempotent-Replayed": "true", "Location": location})
     return _answer(out, 201, Location=location)
 
 
-@router.get("/v1/records/{record_id}", response_model=RecordOut, responses=problem_responses(401, 403, 404, 422),
-            summary="One record, current version")
+@router.get(
+    "/v1/records/{record_id}",
+    response_model=RecordOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="One record, current version",
+)
 async def get_record(record_id: uuid.UUID, ctx: ContextDep, session: SessionDep, principal: ReadRecords) -> Response:
     return _answer(await service.get_record(ctx, session, record_id, principal))
 
 
-@router.get("/v1/records/{record_id}/history", response_model=RecordHistory,
-            responses=problem_responses(401, 403, 404, 422), summary="Every version of a record, oldest first")
+@router.get(
+    "/v1/records/{record_id}/history",
+    response_model=RecordHistory,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Every version of a record, oldest first",
+)
 async def record_history(record_id: uuid.UUID, ctx: ContextDep, session: SessionDep, _p: ReadRecords) -> Response:
     versions = await service.history(ctx, session, record_id)
-    return OrjsonResponse({"id": str(record_id), "versions": [v.model_dump(mode="json") for v in versions],
-                           "as_of": ctx.now().isoformat()})
+    return OrjsonResponse(
+        {
+            "id": str(record_id),
+            "versions": [v.model_dump(mode="json") for v in versions],
+            "as_of": ctx.now().isoformat(),
+        }
+    )
 
 
-@router.post("/v1/records/{record_id}:correct", response_model=RecordOut,
-             responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
-             summary="Correct a record: a new version with a reason (If-Match)")
+@router.post(
+    "/v1/records/{record_id}:correct",
+    response_model=RecordOut,
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    summary="Correct a record: a new version with a reason (If-Match)",
+)
 async def correct_record(
-    record_id: uuid.UUID, body: CorrectionIn, ctx: ContextDep, session: SessionDep, principal: WriteRecords,
+    record_id: uuid.UUID,
+    body: CorrectionIn,
+    ctx: ContextDep,
+    session: SessionDep,
+    principal: WriteRecords,
     if_match: IfMatch = None,
 ) -> Response:
     out = await service.correct_record(ctx, session, record_id, body, parse_if_match(if_match), principal)
     return _answer(out)
 
 
-@router.post("/v1/records/{record_id}:withdraw", response_model=RecordOut,
-             responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
-             summary="Withdraw a record whose decision was revoked (kept, never deleted; If-Match)")
+@router.post(
+    "/v1/records/{record_id}:withdraw",
+    response_model=RecordOut,
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    summary="Withdraw a record whose decision was revoked (kept, never deleted; If-Match)",
+)
 async def withdraw_record(
-    record_id: uuid.UUID, body: WithdrawalIn, ctx: ContextDep, session: SessionDep, principal: WriteRecords,
+    record_id: uuid.UUID,
+    body: WithdrawalIn,
+    ctx: ContextDep,
+    session: SessionDep,
+    principal: WriteRecords,
     if_match: IfMatch = None,
 ) -> Response:
     out = await service.withdraw_record(ctx, session, record_id, body, parse_if_match(if_match), principal)
     return _answer(out)
 
 
-@router.get("/v1/units/{uscc}/records", response_model=RecordPage, responses=problem_responses(401, 403, 404, 422),
-            summary="A unit's records, newest decision first")
+@router.get(
+    "/v1/units/{uscc}/records",
+    response_model=RecordPage,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="A unit's records, newest decision first",
+)
 async def unit_records(
-    uscc: PathUscc, ctx: ContextDep, session: SessionDep, principal: ReadRecords,
+    uscc: PathUscc,
+    ctx: ContextDep,
+    session: SessionDep,
+    principal: ReadRecords,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Default {DEFAULT_PAGE}.")] = DEFAULT_PAGE,
     cursor_: Annotated[str | None, Query(alias="cursor", max_length=200)] = None,
 ) -> Response:
@@ -108,7 +165,13 @@ async def unit_records(
         after = (dt.date.fromordinal(ordinal), uuid.UUID(int=id_int))
     rows = await repo.list_for_unit(session, unit_id, after=after, limit=limit + 1)
     page = rows[:limit]
-    next_cursor = (cursor.encode("records", page[-1].decision_date.toordinal(), page[-1].id.int)
-                   if len(rows) > limit else None)
-    return OrjsonResponse({"items": [service.to_out(ctx, r, principal).model_dump(mode="json") for r in page],
-                           "next_cursor": next_cursor, "as_of": ctx.now().isoformat()})
+    next_cursor = (
+        cursor.encode("records", page[-1].decision_date.toordinal(), page[-1].id.int) if len(rows) > limit else None
+    )
+    return OrjsonResponse(
+        {
+            "items": [service.to_out(ctx, r, principal).model_dump(mode="json") for r in page],
+            "next_cursor": next_cursor,
+            "as_of": ctx.now().isoformat(),
+        }
+    )

@@ -5,7 +5,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import (
-
     Boolean,
     Date,
     DateTime,
@@ -56,7 +55,10 @@ class Record(Base):
 
     __table_args__ = (
         Index(
-            "uq_records_department_document_no", "department", "document_no", unique=True,
+            "uq_records_department_document_no",
+            "department",
+            "document_no",
+            unique=True,
             postgresql_where=text("document_no IS NOT NULL"),
         ),
         Index("ix_records_unit_id_decision_date", "unit_id", "decision_date"),
@@ -100,5 +102,3 @@ class IdempotencyKey(Base):
     resource: Mapped[str] = mapped_column(Text)
     response: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-

@@ -5,20 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, and_, func, insert, literal, select, text, tuple_, update
+from sqlalchemy import Row, Table, and_, func, insert, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit.records.models import Record, RecordPerson, RecordVersion
 from services.credit.units.models import Unit, UnitPerson
 
-_records = Record.__table__
-_versions = RecordVersion.__table__
-_links = RecordPerson.__table__
-_persons = UnitPerson.__table__
-_units = Unit.__table__
+_records = cast(Table, Record.__table__)
+_versions = cast(Table, RecordVersion.__table__)
+_links = cast(Table, RecordPerson.__table__)
+_persons = cast(Table, UnitPerson.__table__)
+_units = cast(Table, Unit.__table__)
 
 
 def _persons_json() -> Any:
@@ -27,8 +27,14 @@ def _persons_json() -> Any:
             func.coalesce(
                 func.jsonb_agg(
                     func.jsonb_build_object(
-                        "role", _links.c.role, "name", _persons.c.name, "masked", _persons.c.id_masked,
-                        "cipher", func.encode(_persons.c.id_cipher, "base64"),
+                        "role",
+                        _links.c.role,
+                        "name",
+                        _persons.c.name,
+                        "masked",
+                        _persons.c.id_masked,
+                        "cipher",
+                        func.encode(_persons.c.id_cipher, "base64"),
                     )
                 ),
                 text("'[]'::jsonb"),
@@ -56,7 +62,7 @@ async def get(session: AsyncSession, record_id: uuid.UUID, *, lock: bool = False
     return (await session.execute(query)).first()
 
 
-async def by_natural_key(session: AsyncSession, department: str, document_no: str) -> Row[Any] | None:
+async def by_natural_key(session: AsyncSession, department: str, document_no: str) -> Any:
     query = select(_records.c.id, _records.c.request_hash).where(
         _records.c.department == department, _records.c.document_no == document_no
     )
@@ -83,7 +89,9 @@ async def history(session: AsyncSession, record_id: uuid.UUID) -> Sequence[Row[A
     ).all()
 
 
-async def link_persons(session: AsyncSession, record_id: uuid.UUID, unit_id: int, persons: list[dict[str, Any]]) -> None:
+async def link_persons(
+    session: AsyncSession, record_id: uuid.UUID, unit_id: int, persons: list[dict[str, Any]]
+) -> None:
     """Link the persons a decision names to the unit's persons, adding those the registry lacks
     (not current: the registry did not report them)."""
     await session.execute(_links.delete().where(_links.c.record_id == record_id))
@@ -108,7 +116,13 @@ async def list_for_unit(
     """Newest decision first; the cursor is the (decision_date, id) of the last row seen."""
     conditions = [_records.c.unit_id == unit_id]
     if after:
-        conditions.append(tuple_(_records.c.decision_date, _records.c.id) < tuple_(literal(after[0]), literal(after[1])))
-    query = (_record_select().where(and_(*conditions))
-             .order_by(_records.c.decision_date.desc(), _records.c.id.desc()).limit(limit))
+        conditions.append(
+            tuple_(_records.c.decision_date, _records.c.id) < tuple_(literal(after[0]), literal(after[1]))
+        )
+    query = (
+        _record_select()
+        .where(and_(*conditions))
+        .order_by(_records.c.decision_date.desc(), _records.c.id.desc())
+        .limit(limit)
+    )
     return (await session.execute(query)).all()

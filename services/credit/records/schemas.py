@@ -41,8 +41,14 @@ PenaltyCategory = Literal[
     "other",
 ]
 RECORD_TYPES = (
-    "administrative_penalty", "fire_incident", "major_hazard_unrectified", "commitment_breach",
-    "fire_safety_assessment", "false_documents", "positive", "external_list_entry",
+    "administrative_penalty",
+    "fire_incident",
+    "major_hazard_unrectified",
+    "commitment_breach",
+    "fire_safety_assessment",
+    "false_documents",
+    "positive",
+    "external_list_entry",
 )
 
 
@@ -195,8 +201,14 @@ class ExternalListIn(_RecordBase):
 
 
 RecordIn = Annotated[
-    PenaltyIn | FireIncidentIn | MajorHazardIn | CommitmentBreachIn | AssessmentIn | FalseDocumentsIn
-    | PositiveIn | ExternalListIn,
+    PenaltyIn
+    | FireIncidentIn
+    | MajorHazardIn
+    | CommitmentBreachIn
+    | AssessmentIn
+    | FalseDocumentsIn
+    | PositiveIn
+    | ExternalListIn,
     Field(discriminator="type"),
 ]
 
@@ -250,7 +262,9 @@ class RecordOut(BaseModel):
         "its window (kept); withdrawn: decision revoked (kept).",
     )
     disputed: bool = Field(description="An objection against this record is open (objection workflow).")
-    withdrawal: dict[str, object] | None = Field(description="Why and by whom the decision was revoked, once withdrawn.")
+    withdrawal: dict[str, object] | None = Field(
+        description="Why and by whom the decision was revoked, once withdrawn."
+    )
     publication: PublicationOut
     version: int
     created_at: dt.datetime

@@ -47,18 +47,32 @@ def _protected_persons(ctx: CreditContext, record: RecordIn) -> list[dict[str, A
         h = ctx.pii.match_hash(p.citizen_id)
         if (p.role, h) not in seen:
             seen.add((p.role, h))
-            out.append({"role": p.role, "name": p.name, "id_hash": h, "id_cipher": ctx.pii.encrypt(p.citizen_id),
-                        "id_masked": ctx.pii.mask(p.citizen_id)})
+            out.append(
+                {
+                    "role": p.role,
+                    "name": p.name,
+                    "id_hash": h,
+                    "id_cipher": ctx.pii.encrypt(p.citizen_id),
+                    "id_masked": ctx.pii.mask(p.citizen_id),
+                }
+            )
     return out
 
 
 def _columns(ctx: CreditContext, record: RecordIn) -> dict[str, Any]:
     w = window(record, ctx.policy)
     return {
-        "severity": record.severity, "polarity": w.polarity, "legal_basis": record.legal_basis,
-        "decision_date": record.decision_date, "conduct_ended_on": record.conduct_ended_on or record.decision_date,
-        "published": w.published, "publish_min_until": w.min_until, "publish_until": w.until,
-        "query_until": w.query_until, "policy_version": ctx.policy.version, "body": _body(record),
+        "severity": record.severity,
+        "polarity": w.polarity,
+        "legal_basis": record.legal_basis,
+        "decision_date": record.decision_date,
+        "conduct_ended_on": record.conduct_ended_on or record.decision_date,
+        "published": w.published,
+        "publish_min_until": w.min_until,
+        "publish_until": w.until,
+        "query_until": w.query_until,
+        "policy_version": ctx.policy.version,
+        "body": _body(record),
         "document_no": record.document_no,
     }
 
@@ -66,29 +80,51 @@ def _columns(ctx: CreditContext, record: RecordIn) -> dict[str, Any]:
 def to_out(ctx: CreditContext, row: Row[Any], principal: Principal) -> RecordOut:
     show_pii = principal.has("pii:read")
     persons = [
-        PersonRefOut(role=p["role"], name=p["name"], citizen_id_masked=not show_pii,
-                     citizen_id=ctx.pii.decrypt(base64.b64decode(p["cipher"])) if show_pii else p["masked"])
+        PersonRefOut(
+            role=p["role"],
+            name=p["name"],
+            citizen_id_masked=not show_pii,
+            citizen_id=ctx.pii.decrypt(base64.b64decode(p["cipher"])) if show_pii else p["masked"],
+        )
         for p in sorted(row.persons, key=lambda p: (p["role"], p["masked"]))
     ]
     return RecordOut(
-        id=row.id, type=row.record_type, unit_uscc=row.uscc, department=row.department, document_no=row.document_no,
-        decision_date=row.decision_date, conduct_ended_on=row.conduct_ended_on, severity=row.severity,
-        polarity=row.polarity, legal_basis=row.legal_basis, details=row.body.get("details", {}),
+        id=row.id,
+        type=row.record_type,
+        unit_uscc=row.uscc,
+        department=row.department,
+        document_no=row.document_no,
+        decision_date=row.decision_date,
+        conduct_ended_on=row.conduct_ended_on,
+        severity=row.severity,
+        polarity=row.polarity,
+        legal_basis=row.legal_basis,
+        details=row.body.get("details", {}),
         responsible_persons=persons,
         status=status(state=row.state, published=row.published, until=row.publish_until, today=ctx.today()),
-        disputed=row.disputed, withdrawal=row.body.get("withdrawal"),
+        disputed=row.disputed,
+        withdrawal=row.body.get("withdrawal"),
         publication=PublicationOut(
-            published=row.published, publish_from=row.decision_date, min_until=row.publish_min_until,
-            until=row.publish_until, query_until=row.query_until, policy_version=row.policy_version,
+            published=row.published,
+            publish_from=row.decision_date,
+            min_until=row.publish_min_until,
+            until=row.publish_until,
+            query_until=row.query_until,
+            policy_version=row.policy_version,
         ),
-        version=row.version, created_at=row.created_at, updated_at=row.updated_at, as_of=row.as_of,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        as_of=row.as_of,
     )
 
 
 _NO_PII = Principal(client_id="", department="", scopes=frozenset())
 
 
-async def _snapshot(ctx: CreditContext, session: AsyncSession, record_id: uuid.UUID) -> tuple[RecordOut, dict[str, Any]]:
+async def _snapshot(
+    ctx: CreditContext, session: AsyncSession, record_id: uuid.UUID
+) -> tuple[RecordOut, dict[str, Any]]:
     """The record as stored in history and the feed: always with masked id numbers."""
     row = await repo.get(session, record_id)
     assert row is not None
@@ -97,15 +133,30 @@ async def _snapshot(ctx: CreditContext, session: AsyncSession, record_id: uuid.U
 
 
 async def _feed(session: AsyncSession, out: RecordOut, operation: str) -> None:
-    await append_changes(session, [{
-        "entity": "record", "entity_id": str(out.id), "uscc": out.unit_uscc, "operation": operation,
-        "version": out.version,
-        "data": {"type": out.type, "department": out.department, "severity": out.severity,
-                 "state": "withdrawn" if out.status == "withdrawn" else "active", "published": out.publication.published},
-    }])
+    await append_changes(
+        session,
+        [
+            {
+                "entity": "record",
+                "entity_id": str(out.id),
+                "uscc": out.unit_uscc,
+                "operation": operation,
+                "version": out.version,
+                "data": {
+                    "type": out.type,
+                    "department": out.department,
+                    "severity": out.severity,
+                    "state": "withdrawn" if out.status == "withdrawn" else "active",
+                    "published": out.publication.published,
+                },
+            }
+        ],
+    )
 
 
-async def get_record(ctx: CreditContext, session: AsyncSession, record_id: uuid.UUID, principal: Principal) -> RecordOut:
+async def get_record(
+    ctx: CreditContext, session: AsyncSession, record_id: uuid.UUID, principal: Principal
+) -> RecordOut:
     row = await repo.get(session, record_id)
     if row is None:
         raise errors.record_not_found(record_id)
@@ -129,17 +180,33 @@ async def create_record(
             raise errors.document_no_taken(record.document_no, existing.id)
     record_id = new_uuid7()
     values = {
-        "id": record_id, "unit_id": unit_id, "uscc": record.unit_uscc, "department": principal.department,
-        "record_type": record.type, "version": 1, "state": "active", "created_by": principal.client_id,
-        "request_hash": digest, **_columns(ctx, record),
+        "id": record_id,
+        "unit_id": unit_id,
+        "uscc": record.unit_uscc,
+        "department": principal.department,
+        "record_type": record.type,
+        "version": 1,
+        "state": "active",
+        "created_by": principal.client_id,
+        "request_hash": digest,
+        **_columns(ctx, record),
     }
     if not await repo.insert_record(session, values):
         existing = await repo.by_natural_key(session, principal.department, record.document_no or "")
         raise errors.document_no_taken(record.document_no or "", existing.id if existing else None)
     await repo.link_persons(session, record_id, unit_id, _protected_persons(ctx, record))
     masked, snapshot = await _snapshot(ctx, session, record_id)
-    await repo.add_version(session, {"record_id": record_id, "version": 1, "change_kind": "created", "reason": None,
-                                     "snapshot": snapshot, "changed_by": principal.client_id})
+    await repo.add_version(
+        session,
+        {
+            "record_id": record_id,
+            "version": 1,
+            "change_kind": "created",
+            "reason": None,
+            "snapshot": snapshot,
+            "changed_by": principal.client_id,
+        },
+    )
     await _feed(session, masked, "created")
     return await get_record(ctx, session, record_id, principal), True
 
@@ -156,8 +223,12 @@ async def _locked_own(session: AsyncSession, record_id: uuid.UUID, principal: Pr
 
 
 async def correct_record(
-    ctx: CreditContext, session: AsyncSession, record_id: uuid.UUID, correction: CorrectionIn,
-    if_match: int, principal: Principal,
+    ctx: CreditContext,
+    session: AsyncSession,
+    record_id: uuid.UUID,
+    correction: CorrectionIn,
+    if_match: int,
+    principal: Principal,
 ) -> RecordOut:
     row = await _locked_own(session, record_id, principal, if_match)
     new = correction.record
@@ -170,20 +241,33 @@ async def correct_record(
         if clash is not None and clash.id != record_id:
             raise errors.document_no_taken(new.document_no, clash.id)
     version = row.version + 1
-    await repo.update_record(session, record_id, {**_columns(ctx, new), "version": version,
-                                                  "request_hash": fingerprint(new)})
+    await repo.update_record(
+        session, record_id, {**_columns(ctx, new), "version": version, "request_hash": fingerprint(new)}
+    )
     await repo.link_persons(session, record_id, row.unit_id, _protected_persons(ctx, new))
     masked, snapshot = await _snapshot(ctx, session, record_id)
-    await repo.add_version(session, {"record_id": record_id, "version": version, "change_kind": "corrected",
-                                     "reason": correction.reason, "snapshot": snapshot,
-                                     "changed_by": principal.client_id})
+    await repo.add_version(
+        session,
+        {
+            "record_id": record_id,
+            "version": version,
+            "change_kind": "corrected",
+            "reason": correction.reason,
+            "snapshot": snapshot,
+            "changed_by": principal.client_id,
+        },
+    )
     await _feed(session, masked, "corrected")
     return await get_record(ctx, session, record_id, principal)
 
 
 async def withdraw_record(
-    ctx: CreditContext, session: AsyncSession, record_id: uuid.UUID, withdrawal: WithdrawalIn,
-    if_match: int, principal: Principal,
+    ctx: CreditContext,
+    session: AsyncSession,
+    record_id: uuid.UUID,
+    withdrawal: WithdrawalIn,
+    if_match: int,
+    principal: Principal,
 ) -> RecordOut:
     row = await _locked_own(session, record_id, principal, if_match)
     if row.state == "withdrawn":
@@ -192,9 +276,17 @@ async def withdraw_record(
     body = {**row.body, "withdrawal": withdrawal.model_dump(mode="json")}
     await repo.update_record(session, record_id, {"state": "withdrawn", "version": version, "body": body})
     masked, snapshot = await _snapshot(ctx, session, record_id)
-    await repo.add_version(session, {"record_id": record_id, "version": version, "change_kind": "withdrawn",
-                                     "reason": withdrawal.reason, "snapshot": snapshot,
-                                     "changed_by": principal.client_id})
+    await repo.add_version(
+        session,
+        {
+            "record_id": record_id,
+            "version": version,
+            "change_kind": "withdrawn",
+            "reason": withdrawal.reason,
+            "snapshot": snapshot,
+            "changed_by": principal.client_id,
+        },
+    )
     await _feed(session, masked, "withdrawn")
     return await get_record(ctx, session, record_id, principal)
 
@@ -203,5 +295,14 @@ async def history(ctx: CreditContext, session: AsyncSession, record_id: uuid.UUI
     rows = await repo.history(session, record_id)
     if not rows:
         raise errors.record_not_found(record_id)
-    return [RecordVersionOut(version=r.version, change_kind=r.change_kind, reason=r.reason, changed_by=r.changed_by,
-                             changed_at=r.changed_at, record=r.snapshot) for r in rows]
+    return [
+        RecordVersionOut(
+            version=r.version,
+            change_kind=r.change_kind,
+            reason=r.reason,
+            changed_by=r.changed_by,
+            changed_at=r.changed_at,
+            record=r.snapshot,
+        )
+        for r in rows
+    ]

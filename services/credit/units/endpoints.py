@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -10,10 +10,8 @@ from services.credit.common.idempotency import StoredAnswer, remember, request_f
 from services.credit.deps import ContextDep, SessionDep, require
 from services.credit.units import repository as repo
 from services.credit.units import service
-from services.credit.units.errors import unit_not_found
 from services.credit.units.schemas import (
     BULK_MAX_ITEMS,
-    BulkUpsertIn,
     BulkUpsertOut,
     FireClass,
     RegStatus,
@@ -37,50 +35,88 @@ DEFAULT_PAGE, MAX_PAGE = 100, 1000
 def _uscc_param(uscc: str) -> str:
     value = normalise_code(uscc)
     if len(value) != 18:
-        raise ProblemError(422, "invalid_uscc", "a USCC has 18 characters",
-                           errors=[FieldError(field="path.uscc", reason="must be 18 characters")])
+        raise ProblemError(
+            422,
+            "invalid_uscc",
+            "a USCC has 18 characters",
+            errors=[FieldError(field="path.uscc", reason="must be 18 characters")],
+        )
     return value
 
 
 PathUscc = Annotated[str, Depends(_uscc_param)]
 
 
-@router.get("/{uscc}", response_model=UnitOut, responses=problem_responses(401, 403, 404, 422),
-            summary="One unit with its responsible persons")
+@router.get(
+    "/{uscc}",
+    response_model=UnitOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="One unit with its responsible persons",
+)
 async def get_unit(uscc: PathUscc, ctx: ContextDep, session: SessionDep, principal: ReadUnits) -> Response:
     unit = await service.get_unit(ctx, session, uscc, principal)
     return OrjsonResponse(unit.model_dump(mode="json"), headers=etag_header(unit.version))
 
 
-@router.post("", status_code=201, response_model=UnitOut, responses=problem_responses(401, 403, 409, 422),
-             summary="Register a unit")
+@router.post(
+    "",
+    status_code=201,
+    response_model=UnitOut,
+    responses=problem_responses(401, 403, 409, 422),
+    summary="Register a unit",
+)
 async def create_unit(
-    body: UnitIn, ctx: ContextDep, session: SessionDep, principal: WriteUnits,
+    body: UnitIn,
+    ctx: ContextDep,
+    session: SessionDep,
+    principal: WriteUnits,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Response:
     if idempotency_key:
-        stored = await reserve(session, client_id=principal.client_id, operation="units.create", key=idempotency_key,
-                               fingerprint=request_fingerprint(body.model_dump(mode="json")))
+        stored = await reserve(
+            session,
+            client_id=principal.client_id,
+            operation="units.create",
+            key=idempotency_key,
+            fingerprint=request_fingerprint(body.model_dump(mode="json")),
+        )
         if stored is not None:
             return _replay(stored)
     unit = await service.create_unit(ctx, session, body, principal)
     payload = unit.model_dump(mode="json")
     if idempotency_key:
-        await remember(session, client_id=principal.client_id, operation="units.create", key=idempotency_key,
-                       status=201, resource=f"/v1/units/{unit.uscc}", body=payload)
-    return OrjsonResponse(payload, status_code=201,
-                          headers={**etag_header(unit.version), "Location": f"/v1/units/{unit.uscc}"})
+        await remember(
+            session,
+            client_id=principal.client_id,
+            operation="units.create",
+            key=idempotency_key,
+            status=201,
+            resource=f"/v1/units/{unit.uscc}",
+            body=payload,
+        )
+    return OrjsonResponse(
+        payload, status_code=201, headers={**etag_header(unit.version), "Location": f"/v1/units/{unit.uscc}"}
+    )
 
 
 def _replay(stored: StoredAnswer) -> Response:
-    return OrjsonResponse(stored.body, status_code=stored.status,
-                          headers={"Location": stored.resource, "Idempotent-Replayed": "true"})
+    return OrjsonResponse(
+        stored.body, status_code=stored.status, headers={"Location": stored.resource, "Idempotent-Replayed": "true"}
+    )
 
 
-@router.patch("/{uscc}", response_model=UnitOut, responses=problem_responses(401, 403, 404, 412, 422, 428),
-              summary="Change a unit (If-Match with the ETag read before)")
+@router.patch(
+    "/{uscc}",
+    response_model=UnitOut,
+    responses=problem_responses(401, 403, 404, 412, 422, 428),
+    summary="Change a unit (If-Match with the ETag read before)",
+)
 async def update_unit(
-    uscc: PathUscc, body: UnitPatch, ctx: ContextDep, session: SessionDep, principal: WriteUnits,
+    uscc: PathUscc,
+    body: UnitPatch,
+    ctx: ContextDep,
+    session: SessionDep,
+    principal: WriteUnits,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> Response:
     version = parse_if_match(if_match)
@@ -88,45 +124,77 @@ async def update_unit(
     return OrjsonResponse(unit.model_dump(mode="json"), headers=etag_header(unit.version))
 
 
-@router.get("", response_model=UnitPage, responses=problem_responses(401, 403, 422),
-            summary="List units by filter, or search by a Chinese name substring")
+@router.get(
+    "",
+    response_model=UnitPage,
+    responses=problem_responses(401, 403, 422),
+    summary="List units by filter, or search by a Chinese name substring",
+)
 async def list_units(
-    ctx: ContextDep, session: SessionDep, principal: ReadUnits,
+    ctx: ContextDep,
+    session: SessionDep,
+    principal: ReadUnits,
     region_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     fire_class: FireClass | None = None,
     reg_status: RegStatus | None = None,
-    name_contains: Annotated[str | None, Query(min_length=1, max_length=50,
-                                               description="Substring of the unit name, e.g. 延吉 or 酒店.")] = None,
+    name_contains: Annotated[
+        str | None, Query(min_length=1, max_length=50, description="Substring of the unit name, e.g. 延吉 or 酒店.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Page size, default {DEFAULT_PAGE}.")] = DEFAULT_PAGE,
     cursor_: Annotated[str | None, Query(alias="cursor", max_length=200)] = None,
 ) -> Response:
     after_id = cursor.decode("units", cursor_, 1)[0] if cursor_ else None
-    rows = await repo.list_page(session, after_id=after_id, limit=limit + 1, region_code=region_code,
-                                fire_class=fire_class, reg_status=reg_status,
-                                name_contains=name_contains.strip() if name_contains else None)
+    rows = await repo.list_page(
+        session,
+        after_id=after_id,
+        limit=limit + 1,
+        region_code=region_code,
+        fire_class=fire_class,
+        reg_status=reg_status,
+        name_contains=name_contains.strip() if name_contains else None,
+    )
     page = rows[:limit]
     next_cursor = cursor.encode("units", page[-1].id) if len(rows) > limit else None
     items = [service.to_out(ctx, r, principal).model_dump(mode="json") for r in page]
     return OrjsonResponse({"items": items, "next_cursor": next_cursor, "as_of": ctx.now().isoformat()})
 
 
-@router.post(":bulk-upsert", response_model=BulkUpsertOut, responses=problem_responses(400, 401, 403, 413, 422),
-             summary=f"Create or update up to {BULK_MAX_ITEMS} units; each item answered on its own",
-             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                 "schema": {"$ref": "#/components/schemas/BulkUpsertIn"}}}}})
+@router.post(
+    ":bulk-upsert",
+    response_model=BulkUpsertOut,
+    responses=problem_responses(400, 401, 403, 413, 422),
+    summary=f"Create or update up to {BULK_MAX_ITEMS} units; each item answered on its own",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BulkUpsertIn"}}},
+        }
+    },
+)
 async def bulk_upsert(request: Request, ctx: ContextDep, session: SessionDep, principal: WriteUnits) -> Response:
     body = await json_body(request)
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list):
-        raise ProblemError(422, "invalid_input", "the body must be an object with an `items` array",
-                           errors=[FieldError(field="body.items", reason="required array")])
+        raise ProblemError(
+            422,
+            "invalid_input",
+            "the body must be an object with an `items` array",
+            errors=[FieldError(field="body.items", reason="required array")],
+        )
     extra = sorted(set(body) - {"items"})
     if extra:
-        raise ProblemError(422, "invalid_input", f"unknown field {extra[0]}",
-                           errors=[FieldError(field=f"body.{extra[0]}", reason="unknown field")])
+        raise ProblemError(
+            422,
+            "invalid_input",
+            f"unknown field {extra[0]}",
+            errors=[FieldError(field=f"body.{extra[0]}", reason="unknown field")],
+        )
     if not 1 <= len(items) <= BULK_MAX_ITEMS:
-        raise ProblemError(422, "batch_size", f"a batch holds 1 to {BULK_MAX_ITEMS} units, got {len(items)}",
-                           errors=[FieldError(field="body.items", reason=f"1 to {BULK_MAX_ITEMS} items")])
+        raise ProblemError(
+            422,
+            "batch_size",
+            f"a batch holds 1 to {BULK_MAX_ITEMS} units, got {len(items)}",
+            errors=[FieldError(field="body.items", reason=f"1 to {BULK_MAX_ITEMS} items")],
+        )
     result = await service.bulk_upsert(ctx, session, items, principal)
     return Response(orjson.dumps(result.model_dump(mode="json")), media_type="application/json")
-

@@ -4,24 +4,38 @@ from services.kit.errors import FieldError, ProblemError
 
 
 def unit_not_found(uscc: str) -> ProblemError:
-    return ProblemError(404, "unit_not_found", f"no unit with USCC {uscc} is registered",
-                        errors=[FieldError(field="path.uscc", reason="unknown USCC")])
+    return ProblemError(
+        404,
+        "unit_not_found",
+        f"no unit with USCC {uscc} is registered",
+        errors=[FieldError(field="path.uscc", reason="unknown USCC")],
+    )
 
 
 def unit_exists(uscc: str) -> ProblemError:
-    return ProblemError(409, "unit_exists", f"a unit with USCC {uscc} already exists; update it instead",
-                        errors=[FieldError(field="body.uscc", reason="already registered")], existing=f"/v1/units/{uscc}")
+    return ProblemError(
+        409,
+        "unit_exists",
+        f"a unit with USCC {uscc} already exists; update it instead",
+        errors=[FieldError(field="body.uscc", reason="already registered")],
+        existing=f"/v1/units/{uscc}",
+    )
 
 
 def uscc_invalid(error: FieldError) -> ProblemError:
-    return ProblemError(422, "invalid_uscc", error.reason,
-                        errors=[FieldError(field=f"body.{error.field}", reason=error.reason)])
+    return ProblemError(
+        422, "invalid_uscc", error.reason, errors=[FieldError(field=f"body.{error.field}", reason=error.reason)]
+    )
 
 
 def version_mismatch(uscc: str, current: int) -> ProblemError:
-    return ProblemError(412, "version_mismatch", f"unit {uscc} is at version {current}; re-read it and retry",
-                        errors=[FieldError(field="header.If-Match", reason=f"current ETag is \"{current}\"")],
-                        headers={"ETag": f'"{current}"'})
+    return ProblemError(
+        412,
+        "version_mismatch",
+        f"unit {uscc} is at version {current}; re-read it and retry",
+        errors=[FieldError(field="header.If-Match", reason=f'current ETag is "{current}"')],
+        headers={"ETag": f'"{current}"'},
+    )
 
 
 def checksum_override_forbidden() -> ProblemError:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import Row, Table, and_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,12 +13,21 @@ from services.credit.changes.repository import append_changes
 from services.credit.units.models import Unit, UnitPerson
 
 UNIT_COLUMNS = (
-    "uscc", "name", "unit_type", "fire_class", "reg_status", "reg_status_date", "reg_authority",
-    "region_code", "industry_code", "address", "established_on",
+    "uscc",
+    "name",
+    "unit_type",
+    "fire_class",
+    "reg_status",
+    "reg_status_date",
+    "reg_authority",
+    "region_code",
+    "industry_code",
+    "address",
+    "established_on",
 )
 
-_units = Unit.__table__
-_persons = UnitPerson.__table__
+_units = cast(Table, Unit.__table__)
+_persons = cast(Table, UnitPerson.__table__)
 
 
 def _persons_json() -> Any:
@@ -28,9 +36,18 @@ def _persons_json() -> Any:
             func.coalesce(
                 func.jsonb_agg(
                     func.jsonb_build_object(
-                        "id", _persons.c.id, "role", _persons.c.role, "name", _persons.c.name,
-                        "masked", _persons.c.id_masked, "cipher", func.encode(_persons.c.id_cipher, "base64"),
-                        "hash", func.encode(_persons.c.id_hash, "hex"),
+                        "id",
+                        _persons.c.id,
+                        "role",
+                        _persons.c.role,
+                        "name",
+                        _persons.c.name,
+                        "masked",
+                        _persons.c.id_masked,
+                        "cipher",
+                        func.encode(_persons.c.id_cipher, "base64"),
+                        "hash",
+                        func.encode(_persons.c.id_hash, "hex"),
                     )
                 ).filter(_persons.c.current),
                 text("'[]'::jsonb"),
@@ -90,7 +107,8 @@ async def insert_units(session: AsyncSession, rows: list[dict[str, Any]]) -> dic
         return {}
     # executemany form: SQLAlchemy batches it into multi-row INSERTs within the parameter limit
     result = await session.execute(
-        pg_insert(_units).on_conflict_do_nothing(index_elements=["uscc"])
+        pg_insert(_units)
+        .on_conflict_do_nothing(index_elements=["uscc"])
         .returning(_units.c.uscc, _units.c.id, _units.c.version),
         rows,
     )
@@ -102,7 +120,7 @@ async def update_units(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     if not rows:
         return
     columns = [c for c in rows[0] if c != "b_id"]
-    values = {c: bindparam(f"v_{c}") for c in columns}
+    values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in columns}
     params = [{"b_id": r["b_id"], **{f"v_{c}": r[c] for c in columns}} for r in rows]
     await session.execute(
         update(_units).where(_units.c.id == bindparam("b_id")).values(**values, updated_at=func.now()), params
@@ -132,10 +150,12 @@ async def record_unit_changes(session: AsyncSession, items: list[tuple[str, str,
     """items: (uscc, operation, version)."""
     await append_changes(
         session,
-        [{"entity": "unit", "entity_id": u, "uscc": u, "operation": op, "version": v, "data": {}} for u, op, v in items],
+        [
+            {"entity": "unit", "entity_id": u, "uscc": u, "operation": op, "version": v, "data": {}}
+            for u, op, v in items
+        ],
     )
 
 
 def unit_values_changed(old: Row[Any], new: dict[str, Any]) -> bool:
     return any(getattr(old, c) != new.get(c) for c in UNIT_COLUMNS)
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,12 +53,18 @@ class UnitIn(_In):
     uscc: UsccShape = Field(description="Unified social credit code; normalised (NFKC, trimmed, upper-case).")
     name: Name
     unit_type: UnitType
-    fire_class: FireClass | None = Field(default=None, description="Omitted: `general` for a new unit, unchanged otherwise.")
-    reg_status: RegStatus = Field(description="存续 operating, 吊销 licence_revoked, 注销 deregistered, 迁出 moved_out, 撤销 cancelled.")
+    fire_class: FireClass | None = Field(
+        default=None, description="Omitted: `general` for a new unit, unchanged otherwise."
+    )
+    reg_status: RegStatus = Field(
+        description="存续 operating, 吊销 licence_revoked, 注销 deregistered, 迁出 moved_out, 撤销 cancelled."
+    )
     reg_status_date: PastDate | None = None
     reg_authority: ShortText | None = None
     region_code: RegionCode = Field(description="6-digit administrative region code (Yanbian: 2224xx).")
-    industry_code: IndustryCode | None = Field(default=None, description="GB/T 4754 code: section letter plus up to 4 digits.")
+    industry_code: IndustryCode | None = Field(
+        default=None, description="GB/T 4754 code: section letter plus up to 4 digits."
+    )
     address: ShortText | None = None
     established_on: PastDate | None = None
     persons: Annotated[list[PersonIn], Field(max_length=20)] | None = Field(
@@ -95,9 +101,9 @@ class PersonOut(BaseModel):
 class UnitOut(BaseModel):
     uscc: str
     name: str
-    unit_type: str = Field(json_schema_extra={"x-extensible-enum": list(UnitType.__args__)})
-    fire_class: str = Field(json_schema_extra={"x-extensible-enum": list(FireClass.__args__)})
-    reg_status: str = Field(json_schema_extra={"x-extensible-enum": list(RegStatus.__args__)})
+    unit_type: str = Field(json_schema_extra={"x-extensible-enum": list(get_args(UnitType))})
+    fire_class: str = Field(json_schema_extra={"x-extensible-enum": list(get_args(FireClass))})
+    reg_status: str = Field(json_schema_extra={"x-extensible-enum": list(get_args(RegStatus))})
     reg_status_label: str = Field(description="Chinese label of the registration status, e.g. 存续.")
     reg_status_date: dt.date | None
     reg_authority: str | None
@@ -115,7 +121,9 @@ class UnitOut(BaseModel):
 
 class UnitPage(BaseModel):
     items: list[UnitOut]
-    next_cursor: str | None = Field(description="Opaque; pass as `cursor` to read the next page. Null on the last page.")
+    next_cursor: str | None = Field(
+        description="Opaque; pass as `cursor` to read the next page. Null on the last page."
+    )
     as_of: dt.datetime
 
 

@@ -4,7 +4,6 @@ the nightly bulk upsert (per item: created / updated / unchanged / rejected, nev
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 from typing import Any
 
@@ -16,11 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.credit.context import CreditContext
 from services.credit.units import repository as repo
 from services.credit.units.errors import (
-    checksum_override_forbidden,
     duplicate_in_batch,
-    uscc_invalid,
     unit_exists,
     unit_not_found,
+    uscc_invalid,
     version_mismatch,
 )
 from services.credit.units.schemas import (
@@ -50,7 +48,9 @@ def check_uscc(unit: UnitIn, principal: Principal, *, field: str = "uscc") -> Fi
     if unit.uscc_override is None:
         return FieldError(field=field, reason=f"not a valid USCC: {problem.reason} (an authorised client may override)")
     if not principal.has("units:override"):
-        return FieldError(field=f"{field}_override", reason="overriding a USCC checksum needs the `units:override` scope")
+        return FieldError(
+            field=f"{field}_override", reason="overriding a USCC checksum needs the `units:override` scope"
+        )
     return None
 
 
@@ -62,14 +62,22 @@ def _protect(ctx: CreditContext, persons: list[PersonIn]) -> list[dict[str, Any]
         if (p.role, h) in seen:
             continue
         seen.add((p.role, h))
-        out.append({"role": p.role, "name": p.name, "id_hash": h, "id_cipher": ctx.pii.encrypt(p.citizen_id),
-                    "id_masked": ctx.pii.mask(p.citizen_id)})
+        out.append(
+            {
+                "role": p.role,
+                "name": p.name,
+                "id_hash": h,
+                "id_cipher": ctx.pii.encrypt(p.citizen_id),
+                "id_masked": ctx.pii.mask(p.citizen_id),
+            }
+        )
     return out
 
 
 def _persons_digest(persons: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    return sorted((p["role"], p["name"], p["id_hash"].hex() if isinstance(p["id_hash"], bytes) else p["id_hash"])
-                  for p in persons)
+    return sorted(
+        (p["role"], p["name"], p["id_hash"].hex() if isinstance(p["id_hash"], bytes) else p["id_hash"]) for p in persons
+    )
 
 
 def _content_hash(values: dict[str, Any], persons: list[tuple[str, str, str]]) -> bytes:
@@ -82,19 +90,32 @@ def to_out(ctx: CreditContext, row: Row[Any], principal: Principal) -> UnitOut:
     show_pii = principal.has("pii:read")
     persons = [
         PersonOut(
-            role=p["role"], name=p["name"],
+            role=p["role"],
+            name=p["name"],
             citizen_id=ctx.pii.decrypt(base64.b64decode(p["cipher"])) if show_pii else p["masked"],
             citizen_id_masked=not show_pii,
         )
         for p in sorted(row.persons, key=lambda p: (p["role"], p["id"]))
     ]
     return UnitOut(
-        uscc=row.uscc, name=row.name, unit_type=row.unit_type, fire_class=row.fire_class,
-        reg_status=row.reg_status, reg_status_label=REG_STATUS_LABELS.get(row.reg_status, row.reg_status),
-        reg_status_date=row.reg_status_date, reg_authority=row.reg_authority, region_code=row.region_code,
-        industry_code=row.industry_code, address=row.address, established_on=row.established_on,
-        uscc_checksum_overridden=row.uscc_override_reason is not None, persons=persons, version=row.version,
-        created_at=row.created_at, updated_at=row.updated_at, as_of=row.as_of,
+        uscc=row.uscc,
+        name=row.name,
+        unit_type=row.unit_type,
+        fire_class=row.fire_class,
+        reg_status=row.reg_status,
+        reg_status_label=REG_STATUS_LABELS.get(row.reg_status, row.reg_status),
+        reg_status_date=row.reg_status_date,
+        reg_authority=row.reg_authority,
+        region_code=row.region_code,
+        industry_code=row.industry_code,
+        address=row.address,
+        established_on=row.established_on,
+        uscc_checksum_overridden=row.uscc_override_reason is not None,
+        persons=persons,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        as_of=row.as_of,
     )
 
 
@@ -159,10 +180,16 @@ async def bulk_upsert(
         try:
             unit = _unit_adapter.validate_python(raw)
         except ValidationError as exc:
-            uscc = raw.get("uscc") if isinstance(raw, dict) and isinstance(raw.get("uscc"), str) else ""
+            given = raw.get("uscc") if isinstance(raw, dict) else None
+            uscc = given if isinstance(given, str) else ""
             results[index] = BulkItemResult(
-                index=index, uscc=uscc[:18], outcome="rejected",
-                errors=[FieldError(field=".".join(str(p) for p in e["loc"]) or "item", reason=e["msg"]) for e in exc.errors()],
+                index=index,
+                uscc=uscc[:18],
+                outcome="rejected",
+                errors=[
+                    FieldError(field=".".join(str(p) for p in e["loc"]) or "item", reason=e["msg"])
+                    for e in exc.errors()
+                ],
             )
             continue
         error = check_uscc(unit, principal)
@@ -228,8 +255,15 @@ async def _apply(
                 out.append(BulkItemResult(index=index, uscc=unit.uscc, outcome="unchanged", version=old.version))
             else:
                 version = old.version + 1
-                updates.append({**values, "content_hash": digest, "updated_by": principal.client_id,
-                                "version": version, "b_id": old.id})
+                updates.append(
+                    {
+                        **values,
+                        "content_hash": digest,
+                        "updated_by": principal.client_id,
+                        "version": version,
+                        "b_id": old.id,
+                    }
+                )
                 if protected is not None:
                     persons_by_unit[old.id] = protected
                 changes.append((unit.uscc, "updated", version))
@@ -250,7 +284,12 @@ async def _apply(
         await repo.record_unit_changes(session, changes)
         pending = retry
     for index, unit in pending:
-        out.append(BulkItemResult(index=index, uscc=unit.uscc, outcome="rejected",
-                                  errors=[FieldError(field="uscc", reason="written concurrently by another client; retry")]))
+        out.append(
+            BulkItemResult(
+                index=index,
+                uscc=unit.uscc,
+                outcome="rejected",
+                errors=[FieldError(field="uscc", reason="written concurrently by another client; retry")],
+            )
+        )
     return out
-
