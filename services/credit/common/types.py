@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -43,10 +44,13 @@ def _not_future(value: dt.date) -> dt.date:
     return value
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def _clean_text(value: object) -> object:
     if isinstance(value, str):
         value = value.strip()
-        if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        if _CONTROL_CHARS.search(value):
             raise ValueError("control characters are not allowed")
     return value
 

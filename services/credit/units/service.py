@@ -55,23 +55,28 @@ def check_uscc(unit: UnitIn, principal: Principal, *, field: str = "uscc") -> Fi
 
 
 def _protect(ctx: CreditContext, persons: list[PersonIn]) -> list[dict[str, Any]]:
+    """Match hashes only; the id is encrypted by `_seal` when the person is really written."""
     out = []
     seen: set[tuple[str, bytes]] = set()
     for p in persons:
         h = ctx.pii.match_hash(p.citizen_id)
-        if (p.role, h) in seen:
-            continue
-        seen.add((p.role, h))
-        out.append(
-            {
-                "role": p.role,
-                "name": p.name,
-                "id_hash": h,
-                "id_cipher": ctx.pii.encrypt(p.citizen_id),
-                "id_masked": ctx.pii.mask(p.citizen_id),
-            }
-        )
+        if (p.role, h) not in seen:
+            seen.add((p.role, h))
+            out.append({"role": p.role, "name": p.name, "id_hash": h, "citizen_id": p.citizen_id})
     return out
+
+
+def _seal(ctx: CreditContext, persons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "role": p["role"],
+            "name": p["name"],
+            "id_hash": p["id_hash"],
+            "id_cipher": ctx.pii.encrypt(p["citizen_id"]),
+            "id_masked": ctx.pii.mask(p["citizen_id"]),
+        }
+        for p in persons
+    ]
 
 
 def _persons_digest(persons: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -265,7 +270,7 @@ async def _apply(
                     }
                 )
                 if protected is not None:
-                    persons_by_unit[old.id] = protected
+                    persons_by_unit[old.id] = _seal(ctx, protected)
                 changes.append((unit.uscc, "updated", version))
                 out.append(BulkItemResult(index=index, uscc=unit.uscc, outcome="updated", version=version))
         created = await repo.insert_units(session, inserts)
@@ -276,7 +281,7 @@ async def _apply(
                 continue
             unit_id, version = created[unit.uscc]
             if protected_new:
-                persons_by_unit[unit_id] = protected_new
+                persons_by_unit[unit_id] = _seal(ctx, protected_new)
             changes.append((unit.uscc, "created", version))
             out.append(BulkItemResult(index=index, uscc=unit.uscc, outcome="created", version=version))
         await repo.update_units(session, updates)
