@@ -23,6 +23,7 @@ from services.credit.units.endpoints import router as units_router
 from services.credit.units.schemas import BulkUpsertIn
 from services.kit.auth import TokenService, ensure_dev_keyset, load_keyset
 from services.kit.db import make_engine, make_sessionmaker
+from services.kit.docs import install_docs
 from services.kit.errors import add_component_schemas, document_problems, install_problem_handlers
 from services.kit.http import OrjsonResponse, RequestContextMiddleware
 from services.kit.logs import configure_logging
@@ -98,7 +99,7 @@ def create_app(settings: CreditSettings | None = None, *, context: CreditContext
         summary="Units, fire-safety credit records, the change feed and credit checks.",
         lifespan=lifespan,
         default_response_class=OrjsonResponse,
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
     )
     if context is not None:
@@ -106,6 +107,7 @@ def create_app(settings: CreditSettings | None = None, *, context: CreditContext
     app.state.revoked_clients = set()
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
+    install_docs(app, "Fire-safety credit service")
     for router in (health_router, clients_router, units_router, records_router, changes_router):
         app.include_router(router)
     for router in CHECK_ROUTERS:
