@@ -6,9 +6,25 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from services.credit.common.types import ShortText, UsccShape
+
+
+
+def _printable(value: object) -> object:
+    """No control characters (PostgreSQL text cannot hold NUL) and no lone surrogates (not UTF-8)."""
+    if isinstance(value, str):
+        if any(ord(c) < 32 and c not in "\n\t" for c in value):
+            raise ValueError("control characters are not allowed")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("not valid Unicode text") from exc
+    return value
+
+
+Text = BeforeValidator(_printable)
 
 Scenario = Annotated[
     str,
@@ -22,6 +38,7 @@ Scenario = Annotated[
 ]
 CaseRef = Annotated[
     str,
+    Text,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     Field(
         description="The approval case this check is made for (案件编号).",
@@ -30,11 +47,13 @@ CaseRef = Annotated[
 ]
 Officer = Annotated[
     str,
+    Text,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     Field(description="The officer making the check (id or name).", examples=["officer-0193 李明"]),
 ]
 Department = Annotated[
     str,
+    Text,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     Field(description="Requesting department; must be the caller's own (defaults to it)."),
 ]
@@ -81,11 +100,11 @@ class FeedbackIn(_In):
     decided_on: dt.date = Field(description="Date of the approval decision (China Standard Time).")
     officer: Officer
     measures: list[MeasureApplied] = Field(default_factory=list, max_length=100)
-    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    note: Annotated[str, Text, StringConstraints(max_length=2000)] | None = None
 
 
 class VerifyIn(_In):
-    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=32)] = Field(
+    code: Annotated[str, Text, StringConstraints(strip_whitespace=True, min_length=4, max_length=32)] = Field(
         description="The verification code printed on the check."
     )
 
