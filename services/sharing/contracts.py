@@ -37,7 +37,8 @@ def documents() -> dict[pathlib.Path, dict[str, Any]]:
             "sequence": {"type": "integer", "minimum": 0},
             "base_sequence": {"type": ["integer", "null"], "description": "A delta's base; null for a full."},
             "record_count": {"type": ["integer", "null"], "description": "Records in the whole feed (checked)."},
-            "items": {"type": "array", "items": {"type": "object", "additionalProperties": {"type": ["string", "null"]}}},
+            "items": {"type": "array",
+                      "items": {"type": "object", "additionalProperties": {"type": ["string", "null"]}}},
             "next_cursor": {"type": ["string", "null"], "description": "Opaque; null on the last page."},
         },
     }

@@ -24,8 +24,8 @@ class SharingSettings(BaseSettings):
     credit_client_id: str = "sharing-sync"
     credit_client_secret: str = ""
     credit_timeout_seconds: float = Field(default=60.0, gt=0)
-    token_issuer: str = "https://credit.fire.yanbian.gov.cn"
-    token_audience: str = "fire-credit"
+    token_issuer: str = "https://credit.fire.yanbian.gov.cn"  # noqa: S105 - an issuer URL, not a secret
+    token_audience: str = "fire-credit"  # noqa: S105 - an audience name, not a secret
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = "INFO"
 

@@ -51,20 +51,28 @@ async def test_runs_and_survey_units(sharing_db: str, tmp_path: pathlib.Path,
             auth = {"Authorization": f"Bearer {token}"}
             assert (await client.get("/v1/sync-runs")).status_code == 401
             denied = await client.get("/v1/sync-runs", headers={"Authorization": f"Bearer {weak}"})
-            assert denied.status_code == 403 and denied.headers["content-type"] == "application/problem+json"
+            assert denied.status_code == 403
+            assert denied.headers["content-type"] == "application/problem+json"
             page = (await client.get("/v1/sync-runs?limit=1", headers=auth)).json()
-            assert page["items"][0]["id"] == d1["id"] and page["next_cursor"] and page["as_of"]
+            assert page["items"][0]["id"] == d1["id"]
+            assert page["next_cursor"]
+            assert page["as_of"]
             rest = (await client.get(f"/v1/sync-runs?cursor={page['next_cursor']}", headers=auth)).json()
-            assert rest["items"][0]["kind"] == "full" and rest["next_cursor"] is None
+            assert rest["items"][0]["kind"] == "full"
+            assert rest["next_cursor"] is None
             one = (await client.get(f"/v1/sync-runs/{d1['id']}", headers=auth)).json()
-            assert one["new"] == d1["new"] and "stage_s" in one["timings"]
+            assert one["new"] == d1["new"]
+            assert "stage_s" in one["timings"]
             missing = await client.get("/v1/sync-runs/999999", headers=auth)
-            assert missing.status_code == 404 and missing.json()["code"] == "run_not_found"
+            assert missing.status_code == 404
+            assert missing.json()["code"] == "run_not_found"
             bad = await client.get("/v1/sync-runs?cursor=zzz", headers=auth)
-            assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "query.cursor"
+            assert bad.status_code == 400
+            assert bad.json()["errors"][0]["field"] == "query.cursor"
             listed_on = d1["started_at"].astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai")).date()
             survey = (await client.get(f"/v1/survey-units?listed_on={listed_on}", headers=auth)).json()
-            assert survey["items"] and {i["reason"] for i in survey["items"]} <= {"new", "repurposed"}
+            assert survey["items"]
+            assert {i["reason"] for i in survey["items"]} <= {"new", "repurposed"}
             bad_day = await client.get("/v1/survey-units?listed_on=yesterday", headers=auth)
             assert bad_day.status_code == 422
 

@@ -99,7 +99,8 @@ def test_forwarded_units_land_in_credit_and_survive_an_outage(
     some = reg.state(5, 0)
     with httpx.Client() as http:
         got = http.get(f"{credit.base}/v1/units/{some.uscc}", headers={"Authorization": f"Bearer {token}"}).json()
-    assert got["name"] == some.name and got["region_code"] == some.region
+    assert got["name"] == some.name
+    assert got["region_code"] == some.region
 
     # credit goes down: the delta is applied to the mirror, forwarding retries, gives up, keeps it pending
     credit.stop()
@@ -110,13 +111,15 @@ def test_forwarded_units_land_in_credit_and_survive_an_outage(
     with psycopg.connect(sharing_db) as conn:
         pending = conn.execute("SELECT forward_pending FROM sharing.sync_runs WHERE id = %s",
                                (stop.value.run_id,)).fetchone()
-    assert pending is not None and pending[0] > 0
+    assert pending is not None
+    assert pending[0] > 0
     # back up: the next run (here `sharing forward`) sends what was pending; nothing is lost
     credit.start()
     client.close()
     job.credit = CreditClient(credit.base, "sharing-sync", SECRET)
     done = job.forward_only()
-    assert done["forwarded"] == pending[0] and done["forward_pending"] == 0
+    assert done["forwarded"] == pending[0]
+    assert done["forward_pending"] == 0
     # credit down for part of one run: it comes back while the job backs off, the run ends complete
     full1 = tmp_path / "full1.csv"
     write_feed(full1, reg.full(2), kind="full", sequence=2)
@@ -132,7 +135,9 @@ def test_forwarded_units_land_in_credit_and_survive_an_outage(
 
     job.sleep = sleep_then_restart
     again = job.run(spec_for(full1))
-    assert again["status"] == "succeeded" and again["forward_pending"] == 0 and len(slept) >= 2
+    assert again["status"] == "succeeded"
+    assert again["forward_pending"] == 0
+    assert len(slept) >= 2
     # mirror and credit agree unit by unit
     with psycopg.connect(sharing_db) as conn:
         mirror = conn.execute("SELECT uscc, name, reg_status, region_code, industry_code, address, forward_version "

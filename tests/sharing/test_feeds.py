@@ -56,7 +56,8 @@ def test_synthetic_units_are_valid_deterministic_and_fast() -> None:
     for _ in gen.units(10_000, 50_000):
         pass
     rate = 50_000 / (time.perf_counter() - started)
-    assert rate > 50_000, f"{rate:.0f} units/s"  # ~120k/s measured on the 2-core machine
+    # ~120k units/s measured on the idle 2-core machine (docs/sharing.md); a loose floor here, CI is shared
+    assert rate > 20_000, f"{rate:.0f} units/s"
 
 
 @pytest.mark.parametrize(("encoding", "gzipped"), [("utf-8", False), ("utf-8-sig", False), ("gb18030", False),
@@ -117,8 +118,11 @@ def test_quoted_fields_with_commas_and_line_breaks(tmp_path: pathlib.Path) -> No
     assert "\n许可项目" in good[0].business_scope  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1998-08-31", dt.date(1998, 8, 31)), ("1998/8/31", dt.date(1998, 8, 31)),
-                                               ("19980831", dt.date(1998, 8, 31)), ("１９９８年８月３１日", dt.date(1998, 8, 31)),
+D = dt.date(1998, 8, 31)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("1998-08-31", D), ("1998/8/31", D), ("19980831", D),
+                                               ("１９９８年８月３１日", D),
                                                ("1998-08-31 00:00:00", dt.date(1998, 8, 31)), ("", None)])
 def test_dates(raw: str, expected: dt.date | None) -> None:
     assert parse_date(raw, "estdate", dt.date(2026, 1, 1)) == expected
@@ -188,12 +192,15 @@ def test_empty_file_headers_only_and_undeclared_encodings(tmp_path: pathlib.Path
 
     broken_gz = tmp_path / "broken.csv.gz"
     broken_gz.write_bytes(gzip.compress(b"uniscid,entname\n")[:15])
-    with pytest.raises(FeedError):
+    def read_all() -> None:
         feed = open_file_feed(broken_gz, SAMR)
         try:
             list(feed.rows)
         finally:
             feed.close()
+
+    with pytest.raises(FeedError):
+        read_all()
 
 
 def test_jsonl_broken_line_in_the_middle_is_quarantined_with_its_line(tmp_path: pathlib.Path) -> None:

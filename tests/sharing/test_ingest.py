@@ -31,6 +31,7 @@ from services.sharing.simulator.generate import DirtyPlan, Registry, write_feed
 from tests.sharing.conftest import spec_for
 
 NO_FORWARD = IngestOptions(forward=False)
+Q_FIRST_RUN = "SELECT line, reason FROM sharing.quarantine WHERE run_id = 1 ORDER BY line"
 
 
 def feeds(tmp: pathlib.Path, size: int = 600, seed: int = 11, rate: float = 0.03) -> dict[str, pathlib.Path]:
@@ -68,7 +69,8 @@ def test_full_then_two_deltas_equals_the_later_full(sharing_db: str, pg_server_u
                                   "GROUP BY kind", (d2["id"],)).fetchall())
         fields = conn.execute("SELECT fields FROM sharing.registry_changes WHERE kind = 'changed' LIMIT 1").fetchone()
     assert kinds["new"] == 6
-    assert fields is not None and fields[0]
+    assert fields is not None
+    assert fields[0]
     # a fresh mirror fed the full snapshot at sequence 2 holds exactly the same registry
     from services.kit.migrate import upgrade
     from services.kit.pgserver import ensure_database
@@ -113,7 +115,8 @@ def test_guard_refuses_a_truncated_snapshot_and_mass_deregistration(
     with pytest.raises(IngestStop) as stop:
         job.run(spec_for(cut), NO_FORWARD)
     assert stop.value.code == EXIT_REFUSED
-    assert "truncated" in stop.value.message and "drop 600 of 1000" in stop.value.message
+    assert "truncated" in stop.value.message
+    assert "drop 600 of 1000" in stop.value.message
     assert mirror_checksum(sharing_db) == before
     # without a manifest the record count and absent share still refuse it
     (tmp_path / "cut.csv.manifest.json").unlink()
@@ -136,10 +139,12 @@ def test_guard_refuses_a_truncated_snapshot_and_mass_deregistration(
     write_feed(mass, iter(units), kind="delta", sequence=1, base_sequence=0)
     with pytest.raises(IngestStop) as stop:
         job.run(spec_for(mass), NO_FORWARD)
-    assert stop.value.code == EXIT_REFUSED and "deregister" in stop.value.message
+    assert stop.value.code == EXIT_REFUSED
+    assert "deregister" in stop.value.message
     with psycopg.connect(sharing_db) as conn:
         report = repo.get_run(conn, int(stop.value.run_id or 0))
-    assert report["status"] == "refused" and report["guard"]["deregistering"] == 350
+    assert report["status"] == "refused"
+    assert report["guard"]["deregistering"] == 350
     # an operator may force it
     forced = job.run(spec_for(mass), IngestOptions(forward=False, force=True))
     assert forced["status_changed"] == 350
@@ -150,11 +155,13 @@ def test_delta_gaps_are_detected(sharing_db: str, tmp_path: pathlib.Path, make_j
     job = make_job(sharing_db)
     with pytest.raises(IngestStop) as stop:
         job.run(spec_for(f["delta1"]), NO_FORWARD)  # no baseline yet
-    assert stop.value.code == EXIT_DELTA_GAP and "no base" in stop.value.message
+    assert stop.value.code == EXIT_DELTA_GAP
+    assert "no base" in stop.value.message
     job.run(spec_for(f["full0"]), NO_FORWARD)
     with pytest.raises(IngestStop) as stop:
         job.run(spec_for(f["delta2"]), NO_FORWARD)  # delta 1 missing
-    assert stop.value.code == EXIT_DELTA_GAP and "ingest a full snapshot" in stop.value.message
+    assert stop.value.code == EXIT_DELTA_GAP
+    assert "ingest a full snapshot" in stop.value.message
     assert job.run(spec_for(f["full2"]), NO_FORWARD)["status"] == "succeeded"
 
 
@@ -189,10 +196,12 @@ def test_dirty_rows_are_quarantined_and_can_be_fixed_and_replayed(
     assert run["rejects"] == {"uscc_checksum": 2, "encoding": 2, "repeated_header": 2, "duplicate_uscc": 2,
                               "missing_field": 2, "wrong_column_count": 2, "invalid_date": 2,
                               "citizen_id_invalid": 2, "unknown_code": 2}
-    assert run["quarantined"] == 18 and run["rows_read"] == run["staged"] + run["quarantined"]
+    assert run["quarantined"] == 18
+    assert run["rows_read"] == run["staged"] + run["quarantined"]
     with psycopg.connect(sharing_db) as conn:
         rows = qrepo.list_rows(conn, run_id=run["id"], reason="invalid_date")
-        assert rows[0]["line"] > 1 and "2019-02-30" in rows[0]["detail"]
+        assert rows[0]["line"] > 1
+        assert "2019-02-30" in rows[0]["detail"]
         enc = qrepo.list_rows(conn, run_id=run["id"], reason="encoding")
         assert "GB18030" in enc[0]["detail"]
         fix_row(conn, int(rows[0]["id"]), {"established_on": "2019-02-28"})
@@ -211,7 +220,8 @@ def test_headers_only_file_applies_nothing(sharing_db: str, tmp_path: pathlib.Pa
     write_feed(path, iter([]))
     with pytest.raises(IngestStop) as stop:
         make_job(sharing_db).run(spec_for(path), NO_FORWARD)
-    assert stop.value.code == 5 and "no records" in stop.value.message
+    assert stop.value.code == 5
+    assert "no records" in stop.value.message
 
 
 def test_survey_list_has_new_and_repurposed_fire_sensitive_units(
@@ -225,7 +235,8 @@ def test_survey_list_has_new_and_repurposed_fire_sensitive_units(
         reasons = dict(conn.execute("SELECT reason, count(*) FROM sharing.survey_units WHERE run_id = %s "
                                     "GROUP BY reason", (d1["id"],)).fetchall())
         codes = [r[0] for r in conn.execute("SELECT industry_code FROM sharing.survey_units").fetchall()]
-    assert reasons.get("repurposed", 0) > 0 and reasons.get("new", 0) > 0
+    assert reasons.get("repurposed", 0) > 0
+    assert reasons.get("new", 0) > 0
     assert all(c.startswith(("H61", "H62", "R90", "G59", "Q84", "P83", "O805", "F521")) for c in codes)
 
 
@@ -258,7 +269,7 @@ def test_run_killed_with_sigkill_resumes_to_the_same_state(
         assert done.returncode == 0, done.stderr
     resumed = mirror_checksum(sharing_db)
     with psycopg.connect(sharing_db) as conn:
-        q_resumed = conn.execute("SELECT line, reason FROM sharing.quarantine WHERE run_id = 1 ORDER BY line").fetchall()
+        q_resumed = conn.execute(Q_FIRST_RUN).fetchall()
     # an uninterrupted run of the same feed, in a fresh database
     from services.kit.migrate import upgrade
     from services.kit.pgserver import ensure_database
@@ -268,4 +279,4 @@ def test_run_killed_with_sigkill_resumes_to_the_same_state(
     make_job(clean).run(spec_for(path), NO_FORWARD)
     assert mirror_checksum(clean) == resumed
     with psycopg.connect(clean) as conn:
-        assert conn.execute("SELECT line, reason FROM sharing.quarantine WHERE run_id = 1 ORDER BY line").fetchall() == q_resumed
+        assert conn.execute(Q_FIRST_RUN).fetchall() == q_resumed

@@ -279,15 +279,8 @@ def _check_object(mapping: Mapping, line: int, raw: str, obj: Any) -> SourceRow:
 
 
 def iter_jsonl(binary: io.BufferedReader) -> Iterator[tuple[int, bytes]]:
-    line_no = 0
-    first = True
-    for chunk in binary:
-        line_no += 1
-        if first:
-            first = False
-            if chunk.startswith(codecs.BOM_UTF8):
-                chunk = chunk[3:]
-        yield line_no, chunk
+    for line_no, chunk in enumerate(binary, 1):
+        yield line_no, chunk[3:] if line_no == 1 and chunk.startswith(codecs.BOM_UTF8) else chunk
 
 
 def jsonl_rows(binary: io.BufferedReader, mapping: Mapping) -> Iterator[SourceRow]:
@@ -308,8 +301,9 @@ def jsonl_rows(binary: io.BufferedReader, mapping: Mapping) -> Iterator[SourceRo
                 raw = stripped.decode("utf-8")
             except UnicodeDecodeError:
                 raw = stripped.decode("utf-8", "replace")
+                why = _explain_bytes(stripped.decode("utf-8", "surrogateescape"))
                 yield SourceRow(line_no, raw[:MAX_RECORD_CHARS], reason="encoding",
-                                detail=f"line {line_no} is not UTF-8 ({_explain_bytes(stripped.decode('utf-8', 'surrogateescape'))})")
+                                detail=f"line {line_no} is not UTF-8 ({why})")
                 continue
             try:
                 obj = orjson.loads(stripped)
@@ -331,7 +325,8 @@ class OpenedFeed:
     close: Callable[[], None]
 
 
-def open_file_feed(path: pathlib.Path, mapping: Mapping, *, fmt: str = "auto", encoding: str | None = None) -> OpenedFeed:
+def open_file_feed(path: pathlib.Path, mapping: Mapping, *, fmt: str = "auto",
+                   encoding: str | None = None) -> OpenedFeed:
     if not path.exists():
         raise FeedError("not_found", f"{path}: no such file")
     if path.stat().st_size == 0:

@@ -343,7 +343,8 @@ class IngestJob:
         if spec.http_feed is None:
             spec.open_http()
         feed, first = spec.http_feed, spec.http_first
-        assert feed is not None and first is not None
+        assert feed is not None
+        assert first is not None
         return feed.rows(first, spec.mapping, spec.http_params), "utf-8", feed.close
 
     def _stage(self, conn: psycopg.Connection[Any], run: dict[str, Any], spec: FeedSpec,

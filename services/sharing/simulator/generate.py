@@ -88,7 +88,8 @@ class Registry:
         u = self.gen.unit(index)
         opscope = u.business_scope
         if index % 7 == 0:  # real scopes carry commas, brackets and line breaks
-            opscope = f"一般项目：{opscope}，日用品销售（除依法须经批准的项目外，凭营业执照依法自主开展经营活动）\n许可项目：{opscope}"
+            opscope = (f"一般项目：{opscope}，日用品销售（除依法须经批准的项目外，凭营业执照依法自主开展经营活动）"
+                       f"\n许可项目：{opscope}")
         established = u.established_on if born_in == 0 else dt.date(2026, 1, 1) + dt.timedelta(days=born_in)
         return SimUnit(
             index=index, uscc=u.uscc, name=u.name, entity_type=u.entity_type_cn, legal_rep=u.legal_rep_name,
@@ -114,7 +115,8 @@ class Registry:
         if kind <= 2:
             out.address = unit.address.rsplit("路", 1)[0].rsplit("街", 1)[0] + f"街{v % 997 + 1}号"
         elif kind == 3:
-            out.name = unit.name.replace("有限公司", "集团有限公司") if "有限公司" in unit.name else unit.name + "（分店）"
+            renamed = unit.name.replace("有限公司", "集团有限公司")
+            out.name = renamed if renamed != unit.name else unit.name + "（分店）"
         elif kind == 4:
             g = self.gen.unit(unit.index + 7_919 * k)
             out.legal_rep, out.legal_rep_id = g.legal_rep_name, g.legal_rep_id
@@ -237,7 +239,7 @@ def write_feed(path: pathlib.Path, units: Iterator[SimUnit], *, fmt: str = "csv"
     rows (a dirty unit is not also written clean, except duplicates which are written twice).
     """
     codec = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "gb18030": "gb18030", "gbk": "gb18030"}[encoding]
-    raw: IO[bytes] = gzip.open(path, "wb", compresslevel=3) if gzipped else path.open("wb")  # type: ignore[assignment]
+    raw: IO[bytes] = gzip.open(path, "wb", compresslevel=3) if gzipped else path.open("wb")  # type: ignore[assignment]  # noqa: SIM115
     count = 0
     plan = dirty or DirtyPlan()
     cycle = 0
