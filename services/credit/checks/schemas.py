@@ -11,7 +11,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from services.credit.common.types import ShortText, UsccShape
 
 
-
 def _printable(value: object) -> object:
     """No control characters (PostgreSQL text cannot hold NUL) and no lone surrogates (not UTF-8)."""
     if isinstance(value, str):
