@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from services.credit.audit.service import AuditKeys, seal
+from services.credit.audit.service import record as record_audit
 from services.credit.changes.endpoints import router as changes_router
 from services.credit.checks.api import ROUTERS as CHECK_ROUTERS
 from services.credit.clients.endpoints import router as clients_router
@@ -21,6 +24,7 @@ from services.credit.records.endpoints import router as records_router
 from services.credit.settings import CreditSettings
 from services.credit.units.endpoints import router as units_router
 from services.credit.units.schemas import BulkUpsertIn
+from services.kit.audit import AuditMiddleware
 from services.kit.auth import TokenService, ensure_dev_keyset, load_keyset
 from services.kit.db import make_engine, make_sessionmaker
 from services.kit.docs import install_docs
@@ -29,9 +33,10 @@ from services.kit.http import OrjsonResponse, RequestContextMiddleware
 from services.kit.logs import configure_logging
 from services.kit.migrate import head_revision
 from services.kit.pii import PiiProtector
+from services.kit.ratelimit import RateLimiter
 
 API_VERSION = "1.0.0"
-REVOCATION_POLL_SECONDS = 30
+HOUSEKEEPING_SECONDS = 15
 _log = logging.getLogger("credit")
 
 
@@ -59,19 +64,39 @@ def build_context(settings: CreditSettings, database_url: str) -> CreditContext:
         ),
         pii=PiiProtector.from_secret(settings.pii_key),
         policy=load_policy(settings.policy_file),
+        audit=AuditKeys(algorithm=settings.audit_algorithm, key=settings.audit_key.encode()),
+        limiter=RateLimiter(settings.rate_limit_per_minute),
         expected_revision=head_revision("credit", database_url),
     )
 
 
-async def _poll_revocations(app: FastAPI, ctx: CreditContext) -> None:
-    """Revoked clients are refused within REVOCATION_POLL_SECONDS on every replica."""
+async def housekeeping(app: FastAPI, ctx: CreditContext) -> None:
+    """One pass: reload revoked clients and the signing key file, seal the audit trail."""
+    async with ctx.sessions() as session:
+        app.state.revoked_clients = await revoked_client_ids(session)
+    keys_file = ctx.settings.keys_file
+    if keys_file.exists() and keys_file.stat().st_mtime != getattr(app.state, "keys_mtime", None):
+        app.state.keys_mtime = keys_file.stat().st_mtime
+        ctx.tokens.replace_keys(load_keyset(keys_file))
+    async with ctx.sessions() as session:
+        await seal(session, ctx.audit)
+        await session.commit()
+
+
+async def _housekeeping_loop(app: FastAPI, ctx: CreditContext) -> None:
+    """Revoked clients are refused, rotated keys used and audit entries sealed within
+    HOUSEKEEPING_SECONDS on every replica."""
     while True:
         try:
-            async with ctx.sessions() as session:
-                app.state.revoked_clients = await revoked_client_ids(session)
+            await housekeeping(app, ctx)
         except Exception:
-            _log.warning("could not refresh revoked clients", exc_info=True)
-        await asyncio.sleep(REVOCATION_POLL_SECONDS)
+            _log.warning("housekeeping pass failed", exc_info=True)
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+
+def attach(app: FastAPI, ctx: CreditContext) -> None:
+    app.state.ctx = ctx
+    app.state.audit_sink = functools.partial(record_audit, ctx.sessions, ctx.audit)
 
 
 def create_app(settings: CreditSettings | None = None, *, context: CreditContext | None = None) -> FastAPI:
@@ -82,8 +107,8 @@ def create_app(settings: CreditSettings | None = None, *, context: CreditContext
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level)
         ctx = context or build_context(settings, resolve_database_url(settings))
-        app.state.ctx = ctx
-        poller = asyncio.create_task(_poll_revocations(app, ctx))
+        attach(app, ctx)
+        poller = asyncio.create_task(_housekeeping_loop(app, ctx))
         try:
             yield
         finally:
@@ -103,8 +128,10 @@ def create_app(settings: CreditSettings | None = None, *, context: CreditContext
         redoc_url=None,
     )
     if context is not None:
-        app.state.ctx = context
+        attach(app, context)
     app.state.revoked_clients = set()
+    # the request context wraps the audit, so every entry carries the request id
+    app.add_middleware(AuditMiddleware, algorithm=settings.audit_algorithm)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     install_docs(app, "Fire-safety credit service")

@@ -7,6 +7,10 @@ Examples a clerk or operator can follow:
   credit clients create --id land-bureau --department yanbian-land --scopes units:read records:read
   credit clients revoke --id land-bureau        refuse the client's tokens from now on
   credit demo --units 5000 --records 20000      fill an empty database with realistic demo data
+  credit audit verify                           check the audit trail's hash chain end to end
+  credit audit export --case 延自然资地〔2026〕17号 --out case.csv
+                                                what was asked and answered for one case (or --uscc)
+  credit keys rotate                            start signing with a new key; old tokens stay valid
 """
 
 from __future__ import annotations
@@ -120,6 +124,62 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from services.credit.audit import service as audit
+    from services.credit.audit.service import AuditKeys
+
+    settings = CreditSettings()
+    keys = AuditKeys(algorithm=settings.audit_algorithm, key=settings.audit_key.encode())
+
+    async def run(session: AsyncSession) -> int:
+        if args.action == "seal":
+            print(f"sealed {await audit.seal(session, keys)} entries")
+            return 0
+        if args.action == "verify":
+            await audit.seal(session, keys)
+            report = await audit.verify(session, keys)
+            for problem in report.problems:
+                print(f"TAMPERED: {problem}")
+            print(
+                f"checked {report.checked} sealed entries, {report.unsealed} not yet sealed: "
+                + ("intact" if report.intact else f"{len(report.problems)} problem(s)")
+            )
+            return 0 if report.intact else 3
+        if not args.case and not args.uscc:
+            print("error: give --case or --uscc", file=sys.stderr)
+            return 2
+        exported.append(await audit.export_csv(session, case_id=args.case, uscc=args.uscc))
+        return 0
+
+    exported: list[str] = []
+    code = asyncio.run(_with_session(run))
+    if exported:
+        text = exported[0]
+        if args.out:
+            with open(args.out, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+            print(f"wrote {text.count(chr(10)) - 1} entries to {args.out}")
+        else:
+            sys.stdout.write(text)
+    return code
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from joserfc.jwk import KeySet
+
+    from services.kit.auth import ensure_dev_keyset, generate_key, load_keyset, write_keyset
+
+    settings = CreditSettings()
+    path = settings.keys_file
+    current = load_keyset(path) if path.exists() else ensure_dev_keyset(path)
+    fresh = generate_key()
+    kept = list(current.keys)[: max(0, args.keep)]
+    write_keyset(path, KeySet([fresh, *kept]))
+    print(f"now signing with {fresh.kid}; still verifying {', '.join(str(k.kid) for k in kept) or 'nothing else'}")
+    print("running servers pick the new key up within 15 seconds")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="credit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -154,6 +214,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--records", type=int, default=20000, help="number of credit records (default 20000)")
     demo.add_argument("--seed", type=int, default=26, help="random seed (same seed, same data)")
     demo.set_defaults(func=_demo)
+    audit = sub.add_parser("audit", help="seal, verify or export the audit trail")
+    audit.add_argument("action", choices=["seal", "verify", "export"])
+    audit.add_argument("--case", help="export: the case reference (X-Case-Id) to export")
+    audit.add_argument("--uscc", help="export: the unit whose audit entries to export")
+    audit.add_argument("--out", help="export: file to write (CSV, UTF-8 with BOM); default standard output")
+    audit.set_defaults(func=_audit)
+
+    keys = sub.add_parser("keys", help="rotate the token signing key")
+    keys.add_argument("action", choices=["rotate"])
+    keys.add_argument(
+        "--keep",
+        type=int,
+        default=1,
+        help="how many previous keys keep verifying (default 1: tokens signed before stay valid)",
+    )
+    keys.set_defaults(func=_keys)
     return parser
 
 

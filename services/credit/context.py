@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from services.credit.audit.service import AuditKeys
 from services.credit.common.types import today_in_china
 from services.credit.policy.model import Policy
 from services.credit.settings import CreditSettings
 from services.kit.auth import TokenService
 from services.kit.pii import PiiProtector
+from services.kit.ratelimit import RateLimiter
 
 
 def _utc_now() -> dt.datetime:
@@ -27,6 +29,8 @@ class CreditContext:
     tokens: TokenService
     pii: PiiProtector
     policy: Policy
+    audit: AuditKeys
+    limiter: RateLimiter
     expected_revision: str | None = None
     # injectable clocks: tests travel in time without patching
     today: Callable[[], dt.date] = field(default=today_in_china)

@@ -13,8 +13,10 @@ from fastapi.security import OAuth2, SecurityScopes
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit.context import CreditContext
+from services.kit.audit import header_text
 from services.kit.auth import Principal, forbidden_scope, unauthorised
 from services.kit.db import transactional_session
+from services.kit.errors import ProblemError
 
 SCOPES = {
     "units:read": "Read units and their responsible persons (id numbers masked).",
@@ -62,14 +64,23 @@ async def authorised(
     if scheme.lower() != "bearer" or not token:
         raise unauthorised("a bearer token is required")
     principal = ctx.tokens.verify(token.strip())
+    request.state.principal = principal
     revoked: set[str] = getattr(request.app.state, "revoked_clients", set())
     if principal.client_id in revoked:
         raise unauthorised("this client has been revoked")
+    wait = ctx.limiter.acquire(principal.client_id)
+    if wait:
+        raise ProblemError(
+            429,
+            "rate_limited",
+            f"too many requests from {principal.client_id}; retry later",
+            headers={"Retry-After": str(int(wait))},
+        )
     for scope in security_scopes.scopes:
         if not principal.has(scope):
             raise forbidden_scope(scope)
-    user = request.headers.get("x-user-id")
-    case = request.headers.get("x-case-id")
+    user = header_text(request.headers.get("x-user-id"))
+    case = header_text(request.headers.get("x-case-id"))
     if user or case:
         principal = replace(principal, user_id=user[:128] if user else None, case_id=case[:128] if case else None)
     return principal

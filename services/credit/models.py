@@ -1,5 +1,6 @@
 """Every ORM model of credit, imported once so alembic and the tests see the whole metadata."""
 
+from services.credit.audit.models import AuditEntry, AuditSeal
 from services.credit.calendar.models import CalendarDay, CalendarYear
 from services.credit.changes.models import Change
 from services.credit.checks.models import Check, CheckFeedback
@@ -11,6 +12,25 @@ from services.credit.records.models import IdempotencyKey, Record, RecordPerson,
 from services.credit.units.models import Unit, UnitPerson
 
 __all__ = [
-    "CalendarDay", "CalendarYear", "Check", "CheckFeedback", "GradeHistory", "GradeQueue", "Listing",
-    "ListingEvent", "ListingNotice", "UnitGrade",
-    "Base", "Change", "Client", "IdempotencyKey", "Record", "RecordPerson", "RecordVersion", "Unit", "UnitPerson"]
+    "AuditEntry",
+    "AuditSeal",
+    "Base",
+    "CalendarDay",
+    "CalendarYear",
+    "Change",
+    "Check",
+    "CheckFeedback",
+    "Client",
+    "GradeHistory",
+    "GradeQueue",
+    "IdempotencyKey",
+    "Listing",
+    "ListingEvent",
+    "ListingNotice",
+    "Record",
+    "RecordPerson",
+    "RecordVersion",
+    "Unit",
+    "UnitGrade",
+    "UnitPerson",
+]

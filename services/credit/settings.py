@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.credit.policy.model import DEFAULT_POLICY_FILE
 
 DEV_PII_KEY = "development-only-pii-key-never-use-in-production"
+DEV_AUDIT_KEY = "development-only-audit-key-never-use-in-production"
 
 
 class CreditSettings(BaseSettings):
@@ -25,6 +26,9 @@ class CreditSettings(BaseSettings):
     data_dir: pathlib.Path = pathlib.Path(".dev")
     signing_keys_file: pathlib.Path | None = None
     pii_key: str = DEV_PII_KEY
+    audit_key: str = DEV_AUDIT_KEY
+    audit_algorithm: Literal["sm3", "sha256"] = "sm3"
+    rate_limit_per_minute: int = Field(default=6000, ge=1, description="requests per client per replica")
     issuer: str = "https://credit.fire.yanbian.gov.cn"
     audience: str = "fire-credit"
     token_lifetime_seconds: int = Field(default=900, ge=60, le=86_400)
@@ -43,6 +47,8 @@ class CreditSettings(BaseSettings):
                 problems.append("CREDIT_SIGNING_KEYS_FILE must name a private JWKS file")
             if self.pii_key == DEV_PII_KEY or len(self.pii_key) < 32:
                 problems.append("CREDIT_PII_KEY must be a secret of at least 32 characters")
+            if self.audit_key == DEV_AUDIT_KEY or len(self.audit_key) < 32:
+                problems.append("CREDIT_AUDIT_KEY must be a secret of at least 32 characters")
             if problems:
                 raise ValueError("refusing to start in production mode: " + "; ".join(problems))
         return self

@@ -77,6 +77,11 @@ class TokenService:
         assert isinstance(key, ECKey)
         return key
 
+    def replace_keys(self, keys: KeySet) -> None:
+        """Key rotation: the new first key signs from now on; keys still listed keep verifying."""
+        self.keys = keys
+        self._cache.clear()
+
     def public_jwks(self) -> dict[str, Any]:
         return dict(self.keys.as_dict(private=False))
 

@@ -180,6 +180,9 @@ def document_problems(openapi: dict[str, Any]) -> None:
             if "requestBody" in operation:
                 for status in ("400", "413"):
                     operation["responses"].setdefault(status, {"description": _TITLES[int(status)]})
+            if operation.get("security"):
+                for status in ("401", "403", "429"):
+                    operation["responses"].setdefault(status, {"description": _TITLES[int(status)]})
             for status, response in operation.get("responses", {}).items():
                 if status.isdigit() and int(status) >= 400:
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}

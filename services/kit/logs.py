@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from services.kit.pii import mask_free_text
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
@@ -31,7 +33,8 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        # personal id numbers never reach a log line in clear, whatever logged them
+        return mask_free_text(orjson.dumps(entry, default=str).decode())
 
 
 def configure_logging(level: str = "INFO") -> None:

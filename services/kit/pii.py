@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
@@ -13,6 +14,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hmac import HMAC
 
 from services.kit.ids import mask_citizen_id
+
+# an 18-character citizen id inside free text (a case reference, a log line) is masked before it
+# is stored or written anywhere
+_CITIZEN_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
+
+
+def mask_free_text(value: str) -> str:
+    return _CITIZEN_ID_IN_TEXT.sub(lambda m: m.group(1) + "********" + m.group(2), value)
 
 
 def sm3_hmac(key: bytes, data: bytes) -> bytes:

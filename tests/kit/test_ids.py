@@ -59,3 +59,18 @@ def test_citizen_ids() -> None:
     assert citizen_id_problem("222401197502300011") is not None  # 30 February
     assert citizen_id_problem("2224011975030904") is not None
     assert mask_citizen_id("11010519491231002X") == "110105********002X"
+
+
+def test_log_lines_and_free_text_never_carry_clear_citizen_ids() -> None:
+    import logging
+
+    from services.kit.logs import JsonFormatter
+    from services.kit.pii import mask_free_text
+
+    person = make_citizen_id("222401", dt.date(1975, 3, 9), 41)
+    record = logging.LogRecord("credit", logging.INFO, __file__, 1, "lookup for %s failed", (person,), None)
+    record.case = f"case of {person}"
+    line = JsonFormatter().format(record)
+    assert person not in line
+    assert mask_citizen_id(person) in line
+    assert mask_free_text(f"x{person}") == f"x{person}"  # part of a longer token: not an id, left alone

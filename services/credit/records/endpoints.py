@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
 from services.credit.common.http import etag_header, parse_if_match
 from services.credit.common.idempotency import remember, request_fingerprint, reserve
@@ -15,6 +15,7 @@ from services.credit.records.errors import unit_unknown
 from services.credit.records.schemas import CorrectionIn, RecordHistory, RecordIn, RecordOut, RecordPage, WithdrawalIn
 from services.credit.units.endpoints import PathUscc
 from services.kit import cursor
+from services.kit.audit import set_subject
 from services.kit.auth import Principal
 from services.kit.errors import problem_responses
 from services.kit.http import OrjsonResponse
@@ -44,11 +45,13 @@ def _answer(out: RecordOut, status: int = 200, **headers: str) -> Response:
 )
 async def create_record(
     record: Annotated[RecordIn, Body()],
+    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     principal: WriteRecords,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Response:
+    set_subject(request.state, uscc=record.unit_uscc)
     if idempotency_key:
         stored = await reserve(
             session,
@@ -83,8 +86,12 @@ async def create_record(
     responses=problem_responses(401, 403, 404, 422),
     summary="One record, current version",
 )
-async def get_record(record_id: uuid.UUID, ctx: ContextDep, session: SessionDep, principal: ReadRecords) -> Response:
-    return _answer(await service.get_record(ctx, session, record_id, principal))
+async def get_record(
+    record_id: uuid.UUID, request: Request, ctx: ContextDep, session: SessionDep, principal: ReadRecords
+) -> Response:
+    out = await service.get_record(ctx, session, record_id, principal)
+    set_subject(request.state, uscc=out.unit_uscc)
+    return _answer(out)
 
 
 @router.get(
@@ -93,8 +100,12 @@ async def get_record(record_id: uuid.UUID, ctx: ContextDep, session: SessionDep,
     responses=problem_responses(401, 403, 404, 422),
     summary="Every version of a record, oldest first",
 )
-async def record_history(record_id: uuid.UUID, ctx: ContextDep, session: SessionDep, _p: ReadRecords) -> Response:
+async def record_history(
+    record_id: uuid.UUID, request: Request, ctx: ContextDep, session: SessionDep, _p: ReadRecords
+) -> Response:
     versions = await service.history(ctx, session, record_id)
+    subject = versions[0].record.get("unit_uscc")
+    set_subject(request.state, uscc=subject if isinstance(subject, str) else None)
     return OrjsonResponse(
         {
             "id": str(record_id),
@@ -113,12 +124,14 @@ async def record_history(record_id: uuid.UUID, ctx: ContextDep, session: Session
 async def correct_record(
     record_id: uuid.UUID,
     body: CorrectionIn,
+    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     principal: WriteRecords,
     if_match: IfMatch = None,
 ) -> Response:
     out = await service.correct_record(ctx, session, record_id, body, parse_if_match(if_match), principal)
+    set_subject(request.state, uscc=out.unit_uscc)
     return _answer(out)
 
 
@@ -131,12 +144,14 @@ async def correct_record(
 async def withdraw_record(
     record_id: uuid.UUID,
     body: WithdrawalIn,
+    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     principal: WriteRecords,
     if_match: IfMatch = None,
 ) -> Response:
     out = await service.withdraw_record(ctx, session, record_id, body, parse_if_match(if_match), principal)
+    set_subject(request.state, uscc=out.unit_uscc)
     return _answer(out)
 
 

@@ -21,6 +21,7 @@ from services.credit.units.schemas import (
     UnitPatch,
 )
 from services.kit import cursor
+from services.kit.audit import set_subject
 from services.kit.auth import Principal
 from services.kit.errors import FieldError, ProblemError, problem_responses
 from services.kit.http import OrjsonResponse
@@ -67,11 +68,13 @@ async def get_unit(uscc: PathUscc, ctx: ContextDep, session: SessionDep, princip
 )
 async def create_unit(
     body: UnitIn,
+    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     principal: WriteUnits,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Response:
+    set_subject(request.state, uscc=body.uscc)
     if idempotency_key:
         stored = await reserve(
             session,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, and_, bindparam, func, select, text, update
+from sqlalchemy import Row, Table, and_, bindparam, func, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,7 +96,7 @@ async def list_page(
     if name_contains:
         escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(_units.c.name.ilike(f"%{escaped}%", escape="\\"))
-    query = _unit_select().where(and_(*conditions)).order_by(_units.c.id).limit(limit)
+    query = _unit_select().where(and_(true(), *conditions)).order_by(_units.c.id).limit(limit)
     return (await session.execute(query)).all()
 
 

@@ -1,0 +1,78 @@
+"""All SQL of the audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.credit.audit.models import AuditEntry, AuditSeal
+
+_log = cast(Table, AuditEntry.__table__)
+_seals = cast(Table, AuditSeal.__table__)
+SEALER_LOCK = 0x5EA1_A0D1
+
+
+async def append(session: AsyncSession, entry: dict[str, Any]) -> None:
+    await session.execute(insert(_log).values(entry))
+
+
+async def take_sealer_lock(session: AsyncSession) -> bool:
+    got = await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SEALER_LOCK})
+    return bool(got.scalar_one())
+
+
+async def last_seal(session: AsyncSession) -> Any:
+    query = select(_seals).order_by(_seals.c.position.desc()).limit(1)
+    return (await session.execute(query)).first()
+
+
+_PENDING = text(
+    """
+    SELECT * FROM credit.audit_log
+    WHERE (txid, id) > (CAST(:txid AS xid8), :id)
+      AND txid < pg_snapshot_xmin(pg_current_snapshot())
+    ORDER BY txid, id
+    LIMIT :limit
+    """
+)
+
+
+async def pending(session: AsyncSession, *, txid: int, entry_id: int, limit: int) -> Sequence[Row[Any]]:
+    """Entries after the last sealed one, only from transactions older than every running one."""
+    return (await session.execute(_PENDING, {"txid": txid, "id": entry_id, "limit": limit})).all()
+
+
+async def add_seals(session: AsyncSession, seals: list[dict[str, Any]]) -> None:
+    if seals:
+        await session.execute(insert(_seals), seals)
+
+
+async def seals_with_entries(session: AsyncSession, *, after_position: int, limit: int) -> Sequence[Row[Any]]:
+    query = text(
+        """
+        SELECT s.position, s.audit_id, s.chain_hash, s.algorithm, l.*
+        FROM credit.audit_seals s LEFT JOIN credit.audit_log l ON l.id = s.audit_id
+        WHERE s.position > :after ORDER BY s.position LIMIT :limit
+        """
+    )
+    return (await session.execute(query, {"after": after_position, "limit": limit})).all()
+
+
+async def unsealed_count(session: AsyncSession) -> int:
+    query = text(
+        "SELECT count(*) FROM credit.audit_log l WHERE NOT EXISTS "
+        "(SELECT 1 FROM credit.audit_seals s WHERE s.audit_id = l.id)"
+    )
+    return int((await session.execute(query)).scalar_one())
+
+
+async def entries_for(session: AsyncSession, *, case_id: str | None, uscc: str | None) -> Sequence[Row[Any]]:
+    query = select(_log).order_by(_log.c.at, _log.c.id)
+    if case_id is not None:
+        query = query.where(_log.c.case_id == case_id)
+    if uscc is not None:
+        query = query.where(_log.c.subject_uscc == uscc)
+    return (await session.execute(query)).all()
