@@ -25,9 +25,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT / ".dev"
 DEMO_CLIENTS = [
     # (client id, department, scopes): development secrets are "<client id>-secret"
-    ("demo-admin", "yanbian-fire", "admin units:read units:write units:override records:read records:write pii:read"),
-    ("yanji-fire", "yanji-fire", "units:read records:read records:write"),
-    ("land-bureau", "yanbian-land", "units:read records:read"),
+    (
+        "demo-admin",
+        "yanbian-fire",
+        "admin units:read units:list units:write units:override records:read records:write pii:read checks:read "
+        "checks:write listing:read listing:write",
+    ),
+    ("yanji-fire", "yanji-fire", "units:read units:list records:read records:write listing:read listing:write"),
+    ("land-bureau", "yanbian-land", "units:read checks:read checks:write"),
     ("sharing-sync", "yanbian-market", "units:read units:write records:read"),
 ]
 
@@ -106,7 +111,7 @@ credit API   {credit_base}/docs      (OpenAPI: {credit_base}/openapi.json)
 database     {credit_url}
 demo clients (secret = "<client id>-secret"): {", ".join(c[0] for c in DEMO_CLIENTS)}
 try:
-  TOKEN=$(curl -s -d grant_type=client_credentials -d client_id=land-bureau -d client_secret=land-bureau-secret \\
+  TOKEN=$(curl -s -d grant_type=client_credentials -d client_id=demo-admin -d client_secret=demo-admin-secret \\
           {credit_base}/v1/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s -H "Authorization: Bearer $TOKEN" '{credit_base}/v1/units?name_contains=%E9%85%92%E5%BA%97&limit=3'
 Ctrl-C stops the stack.""",

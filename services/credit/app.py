@@ -15,6 +15,7 @@ from services.credit.audit.service import AuditKeys, seal
 from services.credit.audit.service import record as record_audit
 from services.credit.changes.endpoints import router as changes_router
 from services.credit.checks.api import ROUTERS as CHECK_ROUTERS
+from services.credit.checks.pool import close_pool
 from services.credit.clients.endpoints import router as clients_router
 from services.credit.clients.service import revoked_client_ids
 from services.credit.context import CreditContext
@@ -115,6 +116,7 @@ def create_app(settings: CreditSettings | None = None, *, context: CreditContext
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
+            await close_pool(app.state)
             if context is None:
                 await ctx.engine.dispose()
 

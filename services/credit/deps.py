@@ -19,13 +19,20 @@ from services.kit.db import transactional_session
 from services.kit.errors import ProblemError
 
 SCOPES = {
-    "units:read": "Read units and their responsible persons (id numbers masked).",
+    "units:read": "Read one unit at a time and its responsible persons (id numbers masked).",
+    "units:list": "List and search units wholesale (registry staff; approval officers do not get it).",
     "units:write": "Create, update and bulk-upsert units.",
     "units:override": "Register a USCC that fails its checksum (audited).",
     "records:read": "Read credit records, their history and the change feed.",
     "records:write": "Create, correct and withdraw the department's own credit records.",
     "pii:read": "See responsible persons' id numbers unmasked.",
-    "admin": "Manage clients and policy.",
+    "checks:read": "Read credit checks, grades, measures, the calendar and statistics.",
+    "checks:write": "Make credit checks for an approval case and record the feedback.",
+    "listing:read": "Read the serious-dishonesty list and its history.",
+    "listing:write": "Propose, notify, list and remove entries of the serious-dishonesty list.",
+    "sync:read": "Read sharing's registry sync runs and their reports.",
+    "survey:read": "Read the daily list of newly registered units in fire-sensitive industries.",
+    "admin": "Manage clients, policy and the calendar; no data access by itself.",
 }
 
 # OAuth2 client credentials: the contract names the scope each operation needs

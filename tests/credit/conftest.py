@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.credit.app import build_context, create_app
+from services.credit.checks.pool import close_pool
 from services.credit.context import CreditContext
 from services.credit.deps import get_session
 from services.credit.settings import CreditSettings
@@ -58,7 +59,7 @@ async def db_conn(credit_ctx: CreditContext) -> AsyncIterator[AsyncConnection]:
 
 
 @pytest.fixture
-def credit_app(credit_ctx: CreditContext, db_conn: AsyncConnection) -> FastAPI:
+async def credit_app(credit_ctx: CreditContext, db_conn: AsyncConnection) -> AsyncIterator[FastAPI]:
     app = create_app(context=credit_ctx)
 
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
@@ -74,7 +75,8 @@ def credit_app(credit_ctx: CreditContext, db_conn: AsyncConnection) -> FastAPI:
                 await session.commit()
 
     app.dependency_overrides[get_session] = session_in_test_transaction
-    return app
+    yield app
+    await close_pool(app.state)
 
 
 @pytest.fixture

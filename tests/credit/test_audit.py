@@ -203,7 +203,7 @@ async def test_rate_limit_answers_429_with_retry_after(
     saved = credit_ctx.limiter
     credit_ctx.limiter = RateLimiter(per_minute=3)
     try:
-        h = auth("units:read", client_id="noisy-client")
+        h = auth("units:list", client_id="noisy-client")
         answers = [(await client.get("/v1/units", headers=h)).status_code for _ in range(4)]
         limited = await client.get("/v1/units", headers=h)
     finally:
@@ -218,7 +218,7 @@ async def test_key_rotation_keeps_old_tokens_valid(
     client: httpx.AsyncClient, credit_app: FastAPI, credit_ctx: CreditContext
 ) -> None:
     old_keys = credit_ctx.tokens.keys
-    old_token, _ = credit_ctx.tokens.issue(client_id="c", department="d", scopes=["units:read"])
+    old_token, _ = credit_ctx.tokens.issue(client_id="c", department="d", scopes=["units:list"])
     keys_file = credit_ctx.settings.keys_file
     try:
         write_keyset(keys_file, KeySet([generate_key("rotated"), *old_keys.keys]))
@@ -242,7 +242,7 @@ async def test_revoked_client_is_refused_after_one_housekeeping_pass(
 ) -> None:
     async with credit_ctx.sessions() as session:
         secret = await clients.create_client(
-            session, client_id="to-be-revoked", name="x", department="d", scopes=["units:read"]
+            session, client_id="to-be-revoked", name="x", department="d", scopes=["units:list"]
         )
         await session.commit()
     issued = await client.post(

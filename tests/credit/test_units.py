@@ -94,7 +94,7 @@ async def test_bulk_upsert_of_10001_refused_whole(client: httpx.AsyncClient, aut
 
 
 async def test_search_by_chinese_substring_and_pages(client: httpx.AsyncClient, auth: TokenFactory) -> None:
-    h = auth("units:write", "units:read")
+    h = auth("units:write", "units:read", "units:list")
     names = ["图们市江畔酒店", "龙井市琵岩山酒店", "珲春市口岸物流仓储有限公司"]
     for name in names:
         await client.post("/v1/units", json=unit_body(name=name), headers=h)

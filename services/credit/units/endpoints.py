@@ -30,6 +30,7 @@ from services.kit.ids import normalise_code
 router = APIRouter(prefix="/v1/units", tags=["units"])
 ReadUnits = Annotated[Principal, Depends(require("units:read"))]
 WriteUnits = Annotated[Principal, Depends(require("units:write"))]
+ListUnits = Annotated[Principal, Depends(require("units:list"))]
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 
 
@@ -136,7 +137,7 @@ async def update_unit(
 async def list_units(
     ctx: ContextDep,
     session: SessionDep,
-    principal: ReadUnits,
+    principal: ListUnits,
     region_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     fire_class: FireClass | None = None,
     reg_status: RegStatus | None = None,
