@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import httpx
 
+from services.credit.context import CreditContext
 from services.kit.ids import make_uscc
 from tests.credit.conftest import TokenFactory
 from tests.credit.factories import citizen_id, new_uscc, unit_body
@@ -147,3 +148,16 @@ async def test_wrong_encoding_and_oversized_body(client: httpx.AsyncClient, auth
     huge = await client.post("/v1/units:bulk-upsert", content=b"[" + b" " * (50 * 1024 * 1024) + b"]", headers=h)
     assert huge.status_code == 413
     assert huge.headers["content-type"] == PROBLEM
+
+
+async def test_driver_level_writes_stay_inside_the_session_transaction(credit_ctx: CreditContext) -> None:
+    from services.credit.units import repository as repo
+
+    body = unit_body()
+    row = {c: body.get(c) for c in repo.UNIT_COLUMNS}
+    row.update(established_on=None, uscc_override_reason=None, version=1, content_hash=b"h", updated_by="t")
+    async with credit_ctx.sessions() as session:
+        assert body["uscc"] in await repo.insert_units(session, [row])
+        await session.rollback()
+    async with credit_ctx.sessions() as session:
+        assert await repo.get_by_uscc(session, body["uscc"]) is None

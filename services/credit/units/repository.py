@@ -9,7 +9,6 @@ from sqlalchemy import Row, Table, and_, bindparam, func, select, text, true, up
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.credit.changes.repository import append_changes
 from services.credit.units.models import Unit, UnitPerson
 
 UNIT_COLUMNS = (
@@ -100,19 +99,59 @@ async def list_page(
     return (await session.execute(query)).all()
 
 
+INSERT_COLUMNS = (*UNIT_COLUMNS, "uscc_override_reason", "version", "content_hash", "updated_by")
+PERSON_COLUMNS = ("unit_id", "role", "name", "id_hash", "id_cipher", "id_masked", "current")
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session's transaction, for COPY."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        # SQLAlchemy begins lazily, on its first statement: make sure ours run inside that transaction
+        await session.execute(text("SELECT 1"))
+    return driver
+
+
+_COLUMN_TYPES = {
+    "reg_status_date": "date",
+    "established_on": "date",
+    "version": "integer",
+    "content_hash": "bytea",
+}
+
+
+# built once from the column constants above, never from input
+_INSERT_NEW_UNITS = (
+    f"INSERT INTO credit.units ({', '.join(INSERT_COLUMNS)}) SELECT * FROM unnest("  # noqa: S608
+    + ", ".join(f"${i}::{_COLUMN_TYPES.get(c, 'text')}[]" for i, c in enumerate(INSERT_COLUMNS, start=1))
+    + ") ON CONFLICT (uscc) DO NOTHING RETURNING uscc, id, version"
+)
+
+
 async def insert_units(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
     """Insert new units; returns uscc -> (id, version) for those inserted. A unit created meanwhile
-    by a concurrent writer is skipped here and handled by the caller as an update."""
+    by a concurrent writer is skipped here and handled by the caller as an update. One statement:
+    each column travels as one array parameter and `unnest` turns them back into rows."""
     if not rows:
         return {}
-    # executemany form: SQLAlchemy batches it into multi-row INSERTs within the parameter limit
-    result = await session.execute(
-        pg_insert(_units)
-        .on_conflict_do_nothing(index_elements=["uscc"])
-        .returning(_units.c.uscc, _units.c.id, _units.c.version),
-        rows,
-    )
-    return {r.uscc: (r.id, r.version) for r in result}
+    apg = await driver_connection(session)
+    inserted = await apg.fetch(_INSERT_NEW_UNITS, *([r[c] for r in rows] for c in INSERT_COLUMNS))
+    return {r["uscc"]: (r["id"], r["version"]) for r in inserted}
+
+
+async def insert_persons_of_new_units(session: AsyncSession, by_unit: dict[int, list[dict[str, Any]]]) -> None:
+    """Persons of units created in this transaction cannot clash with stored ones: plain COPY."""
+    records = [
+        (uid, p["role"], p["name"], p["id_hash"], p["id_cipher"], p["id_masked"], True)
+        for uid, persons in by_unit.items()
+        for p in persons
+    ]
+    if records:
+        apg = await driver_connection(session)
+        await apg.copy_records_to_table("unit_persons", schema_name="credit", records=records, columns=PERSON_COLUMNS)
 
 
 async def update_units(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -147,14 +186,15 @@ async def _upsert_persons(session: AsyncSession, rows: list[dict[str, Any]]) -> 
 
 
 async def record_unit_changes(session: AsyncSession, items: list[tuple[str, str, int]]) -> None:
-    """items: (uscc, operation, version)."""
-    await append_changes(
-        session,
-        [
-            {"entity": "unit", "entity_id": u, "uscc": u, "operation": op, "version": v, "data": {}}
-            for u, op, v in items
-        ],
-    )
+    """items: (uscc, operation, version); copied straight into the feed (txid comes from the default)."""
+    if items:
+        apg = await driver_connection(session)
+        await apg.copy_records_to_table(
+            "changes",
+            schema_name="credit",
+            records=[("unit", u, u, op, v, "{}") for u, op, v in items],
+            columns=("entity", "entity_id", "uscc", "operation", "version", "data"),
+        )
 
 
 def unit_values_changed(old: Row[Any], new: dict[str, Any]) -> bool:

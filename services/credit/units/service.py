@@ -275,15 +275,17 @@ async def _apply(
                 out.append(BulkItemResult(index=index, uscc=unit.uscc, outcome="updated", version=version))
         created = await repo.insert_units(session, inserts)
         retry: list[tuple[int, UnitIn]] = []
+        new_persons: dict[int, list[dict[str, Any]]] = {}
         for index, unit, protected_new in insert_items:
             if unit.uscc not in created:
                 retry.append((index, unit))
                 continue
             unit_id, version = created[unit.uscc]
             if protected_new:
-                persons_by_unit[unit_id] = _seal(ctx, protected_new)
+                new_persons[unit_id] = _seal(ctx, protected_new)
             changes.append((unit.uscc, "created", version))
             out.append(BulkItemResult(index=index, uscc=unit.uscc, outcome="created", version=version))
+        await repo.insert_persons_of_new_units(session, new_persons)
         await repo.update_units(session, updates)
         await repo.replace_persons_many(session, persons_by_unit)
         await repo.record_unit_changes(session, changes)
