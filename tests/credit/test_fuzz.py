@@ -72,3 +72,36 @@ def test_no_operation_answers_without_a_token(live_credit: LiveCredit) -> None:
         answer = httpx.request(op.method.upper(), f"{live_credit.base_url}{path}", json={})
         assert answer.status_code == 401, f"{op.method.upper()} {op.path} answered {answer.status_code}"
         assert answer.headers["content-type"] == "application/problem+json"
+
+
+OPEN_PATHS = {"/healthz", "/readyz", "/v1/oauth/token", "/v1/oauth/jwks"}
+
+
+def no_success_without_credentials(
+    ctx: object, response: schemathesis.Response, case: schemathesis.Case
+) -> bool | None:
+    if case.operation.path not in OPEN_PATHS and 200 <= response.status_code < 300:
+        raise AssertionError(f"{case.operation.label} answered {response.status_code} without a token")
+    return None
+
+
+@pytest.mark.slow
+@schema.parametrize()
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+def test_contract_fuzz_without_credentials(case: schemathesis.Case, seeded: LiveCredit) -> None:
+    case.call_and_validate(
+        base_url=seeded.base_url,
+        checks=[checks.not_a_server_error, checks.content_type_conformance, no_success_without_credentials],
+    )
+
+
+@pytest.mark.slow
+@schema.parametrize()
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+def test_contract_fuzz_with_a_useless_scope(case: schemathesis.Case, seeded: LiveCredit) -> None:
+    """A valid token holding only a scope no operation needs: nothing but the open paths answers 2xx."""
+    case.call_and_validate(
+        base_url=seeded.base_url,
+        headers=seeded.headers("survey:read"),
+        checks=[checks.not_a_server_error, no_success_without_credentials],
+    )
