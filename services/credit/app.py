@@ -132,9 +132,10 @@ def create_app(settings: CreditSettings | None = None, *, context: CreditContext
     if context is not None:
         attach(app, context)
     app.state.revoked_clients = set()
-    # the request context wraps the audit, so every entry carries the request id
-    app.add_middleware(AuditMiddleware, algorithm=settings.audit_algorithm)
+    # the audit is outermost so that answers the request context gives itself (413) are audited
+    # too; it reads the request id that the request context puts into the shared scope state
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(AuditMiddleware, algorithm=settings.audit_algorithm)
     install_problem_handlers(app)
     install_docs(app, "Fire-safety credit service")
     for router in (health_router, clients_router, units_router, records_router, changes_router):

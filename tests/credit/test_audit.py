@@ -78,8 +78,11 @@ async def test_refused_requests_are_audited(client: httpx.AsyncClient, auth: Tok
     case = "refusal-audit-case"
     await client.get("/v1/units", headers={"X-Case-Id": case})
     await client.get("/v1/units", headers={**auth("records:read"), "X-Case-Id": case})
+    too_large = {**auth("units:write"), "X-Case-Id": case, "content-type": "application/json",
+                 "content-length": str(64 * 1024 * 1024)}
+    await client.post("/v1/units", content=b"{}", headers=too_large)
     statuses = [row[5] for row in _entries(credit_db_url, case)]
-    assert statuses == [401, 403]
+    assert statuses == [401, 403, 413]
 
 
 @pytest.fixture
