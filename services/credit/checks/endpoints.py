@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from services.credit.checks import errors, feedback, service
@@ -28,6 +28,7 @@ from services.credit.checks.schemas import (
 from services.credit.deps import ContextDep, SessionDep, require
 from services.credit.measures.catalogue import default_catalogue
 from services.credit.policy.checks_model import default_checks_policy
+from services.kit.audit import set_subject
 from services.kit.auth import Principal
 from services.kit.errors import problem_responses
 from services.kit.http import OrjsonResponse
@@ -45,9 +46,12 @@ JSONL = ("application/x-ndjson", "application/jsonl", "application/json-lines")
     responses=problem_responses(401, 403, 422),
     summary="Check a unit before an approval: grade, serious list, records, measures that apply",
 )
-async def create_check(body: CheckIn, ctx: ContextDep, conn: CheckConn, principal: WriteChecks) -> Response:
+async def create_check(
+    request: Request, body: CheckIn, ctx: ContextDep, conn: CheckConn, principal: WriteChecks
+) -> Response:
     catalogue, policy = default_catalogue(), default_checks_policy()
     req = service.request_of(body, principal, catalogue)
+    set_subject(request.state, uscc=req.uscc, purpose=f"{req.scenario} {req.case_ref}: {req.purpose}"[:500])
     check_id, raw = await service.check_one(conn, req, today=ctx.today(), policy=policy, catalogue=catalogue)
     return Response(
         raw,
@@ -117,9 +121,7 @@ async def overdue_feedback(
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size, default 100.")] = 100,
     after: Annotated[uuid.UUID | None, Query(description="Last id of the previous page.")] = None,
 ) -> OrjsonResponse:
-    rows = await repo.overdue(
-        session, department=principal.department, today=ctx.today(), after=after, limit=limit
-    )
+    rows = await repo.overdue(session, department=principal.department, today=ctx.today(), after=after, limit=limit)
     items = [{**r._mapping, "id": str(r.id)} for r in rows]
     return OrjsonResponse(
         {
@@ -136,10 +138,11 @@ async def overdue_feedback(
     responses=problem_responses(401, 403, 404, 422),
     summary="A check exactly as it was answered",
 )
-async def get_check(check_id: uuid.UUID, conn: CheckConn, principal: ReadChecks) -> Response:
+async def get_check(request: Request, check_id: uuid.UUID, conn: CheckConn, principal: ReadChecks) -> Response:
     row = await repo.get_check(conn, check_id)
     if row is None:
         raise errors.check_not_found(check_id)
+    set_subject(request.state, uscc=row["uscc"])
     if not service.can_read(principal, row["department"]):
         raise errors.not_own_check(check_id)
     return Response(row["answer"].encode(), media_type="application/json")
@@ -151,9 +154,7 @@ async def get_check(check_id: uuid.UUID, conn: CheckConn, principal: ReadChecks)
     responses=problem_responses(401, 403, 404, 422),
     summary="Confirm a printed check by its id and verification code",
 )
-async def verify_check(
-    check_id: uuid.UUID, body: VerifyIn, conn: CheckConn, reader: ReadChecks
-) -> OrjsonResponse:
+async def verify_check(check_id: uuid.UUID, body: VerifyIn, conn: CheckConn, reader: ReadChecks) -> OrjsonResponse:
     row = await repo.get_check(conn, check_id)
     if row is None:
         raise errors.check_not_found(check_id)
@@ -182,9 +183,7 @@ async def give_feedback(
     check_id: uuid.UUID, body: FeedbackIn, ctx: ContextDep, session: SessionDep, principal: WriteChecks
 ) -> OrjsonResponse:
     out = await feedback.record(ctx, session, check_id, body, principal)
-    return OrjsonResponse(
-        out, status_code=201, headers={"Location": f"/v1/credit-checks/{check_id}/feedback"}
-    )
+    return OrjsonResponse(out, status_code=201, headers={"Location": f"/v1/credit-checks/{check_id}/feedback"})
 
 
 @router.get(
@@ -212,6 +211,4 @@ async def statistics(
     department: Annotated[str | None, Query(max_length=100)] = None,
     scenario: Annotated[str | None, Query(max_length=64)] = None,
 ) -> OrjsonResponse:
-    return OrjsonResponse(
-        await feedback.statistics(ctx, session, principal, date_from, date_to, department, scenario)
-    )
+    return OrjsonResponse(await feedback.statistics(ctx, session, principal, date_from, date_to, department, scenario))

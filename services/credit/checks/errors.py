@@ -7,9 +7,7 @@ from services.kit.errors import FieldError, ProblemError
 
 def unknown_scenario(scenario: str, known: list[str]) -> ProblemError:
     reason = f"unknown scenario {scenario!r}; known: {', '.join(known)}"
-    return ProblemError(
-        422, "unknown_scenario", reason, errors=[FieldError(field="body.scenario", reason=reason)]
-    )
+    return ProblemError(422, "unknown_scenario", reason, errors=[FieldError(field="body.scenario", reason=reason)])
 
 
 def other_department(field: str = "body.department") -> ProblemError:
@@ -66,6 +64,4 @@ def bad_batch(count: int, limit: int) -> ProblemError:
 
 def decided_in_future() -> ProblemError:
     reason = "the decision date lies in the future (China Standard Time)"
-    return ProblemError(
-        422, "date_in_future", reason, errors=[FieldError(field="body.decided_on", reason=reason)]
-    )
+    return ProblemError(422, "date_in_future", reason, errors=[FieldError(field="body.decided_on", reason=reason)])

@@ -44,9 +44,7 @@ async def _locked(factory: async_sessionmaker[AsyncSession]) -> AsyncSession | N
     return holder
 
 
-async def nightly(
-    factory: async_sessionmaker[AsyncSession], today: dt.date, policy: ChecksPolicy
-) -> dict[str, Any]:
+async def nightly(factory: async_sessionmaker[AsyncSession], today: dt.date, policy: ChecksPolicy) -> dict[str, Any]:
     expired = 0
     while True:
         async with factory() as s, s.begin():

@@ -28,7 +28,11 @@ SELECT u.id, u.uscc, u.name, u.unit_type, u.fire_class, u.reg_status, u.reg_stat
 FROM credit.units u LEFT JOIN credit.grades g ON g.unit_id = u.id
 """
 _ONE = _UNIT_FACTS + " WHERE u.uscc = $1"
-_MANY = _UNIT_FACTS + " WHERE u.uscc = ANY($1::varchar[])"
+# a join on the unnested list (not `= ANY`): the planner then looks each code up by its index
+_MANY = _UNIT_FACTS.replace(
+    "FROM credit.units u LEFT JOIN",
+    "FROM unnest($1::varchar[]) AS wanted(uscc) JOIN credit.units u ON u.uscc = wanted.uscc LEFT JOIN",
+)
 
 CHECK_COLUMNS = (
     "id",
@@ -79,9 +83,7 @@ async def insert_check(conn: asyncpg.Connection, values: tuple[Any, ...]) -> Non
 
 async def insert_checks(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
     """A batch: COPY (binary) when the connection is ours alone, one statement either way."""
-    await conn.copy_records_to_table(
-        "checks", schema_name="credit", columns=list(CHECK_COLUMNS), records=rows
-    )
+    await conn.copy_records_to_table("checks", schema_name="credit", columns=list(CHECK_COLUMNS), records=rows)
 
 
 async def get_check(conn: asyncpg.Connection, check_id: uuid.UUID) -> asyncpg.Record | None:

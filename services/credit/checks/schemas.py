@@ -66,9 +66,7 @@ class CheckIn(_In):
     uscc: UsccShape = Field(description="The unit's USCC (normalised: trimmed, half-width, upper-case).")
     scenario: Scenario
     case_ref: CaseRef
-    purpose: ShortText = Field(
-        description="Why the check is made (用途).", examples=["国有建设用地使用权出让资格审查"]
-    )
+    purpose: ShortText = Field(description="Why the check is made (用途).", examples=["国有建设用地使用权出让资格审查"])
     officer: Officer
     department: Department | None = None
 
@@ -89,9 +87,7 @@ class BatchCheckIn(_In):
 class MeasureApplied(_In):
     measure_id: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}-[A-D]-\d{2}$")]
     applied: bool
-    reason: ShortText | None = Field(
-        default=None, description="Why it was (not) applied; required when not applied."
-    )
+    reason: ShortText | None = Field(default=None, description="Why it was (not) applied; required when not applied.")
 
 
 class FeedbackIn(_In):
@@ -137,9 +133,7 @@ class UnitRef(BaseModel):
     reg_status_label: str | None = None
     reg_status_date: dt.date | None = None
     region_code: str
-    deregistered: bool = Field(
-        description="True when the unit is deregistered, revoked, cancelled or moved out."
-    )
+    deregistered: bool = Field(description="True when the unit is deregistered, revoked, cancelled or moved out.")
 
 
 class ListingRef(BaseModel):
@@ -201,9 +195,7 @@ class CheckOut(BaseModel):
     purpose: str
     department: str
     officer: str
-    result: str = Field(
-        description="found, or unknown (no unit registered under this USCC: NOT a clean record)."
-    )
+    result: str = Field(description="found, or unknown (no unit registered under this USCC: NOT a clean record).")
     notices: list[str]
     unit: UnitRef | None
     grade: GradeOut | None

@@ -19,7 +19,7 @@ import asyncpg
 import orjson
 
 from services.credit.calendar import service as calendar_service
-from services.credit.calendar.workdays import WorkCalendar
+from services.credit.calendar.workdays import Deadline, WorkCalendar
 from services.credit.checks import errors
 from services.credit.checks import repository as repo
 from services.credit.grades.model import GRADE_LABELS, ListingFact, RecordFact, evaluate
@@ -70,12 +70,29 @@ def request_of(body: Any, principal: Principal, catalogue: Catalogue) -> CheckRe
 
 
 def _code() -> str:
-    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
+    """10 characters from a 32-letter alphabet without 0/O/1/I: 50 bits from the OS's CSPRNG."""
+    n = int.from_bytes(secrets.token_bytes(7), "big")
+    raw = "".join(_CODE_ALPHABET[(n >> (5 * i)) & 31] for i in range(10))
     return f"{raw[:5]}-{raw[5:]}"
 
 
 def _d(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
+
+
+# (calendar object kept in the value so its id cannot be reused while cached, deadline)
+_DUE_CACHE: dict[tuple[int, dt.date, int], tuple[WorkCalendar, Deadline]] = {}
+
+
+def _due(calendar: WorkCalendar, today: dt.date, days: int) -> Deadline:
+    """The feedback deadline, once per calendar and day (every check of a day has the same one)."""
+    key = (id(calendar), today, days)
+    hit = _DUE_CACHE.get(key)
+    if hit is None:
+        if len(_DUE_CACHE) > 64:
+            _DUE_CACHE.clear()
+        hit = _DUE_CACHE[key] = (calendar, calendar.add_working_days(today, days))
+    return hit[1]
 
 
 def _record_view(r: list[Any], today: dt.date, internal: bool) -> dict[str, Any] | None:
@@ -160,7 +177,7 @@ def compose(
     """The answer (JSON bytes, exactly as stored) and the row that stores it."""
     check_id = new_uuid7()
     code = _code()
-    due = calendar.add_working_days(today, policy.checks.feedback_working_days)
+    due = _due(calendar, today, policy.checks.feedback_working_days)
     notices: list[str] = []
     unit = grade = serious = None
     records_out: list[dict[str, Any]] = []
@@ -211,16 +228,9 @@ def compose(
                     "list_until": list_until,
                 }
             )
-            if (
-                kind == "unit"
-                and state == "listed"
-                and list_until
-                and today < dt.date.fromisoformat(list_until)
-            ):
+            if kind == "unit" and state == "listed" and list_until and today < dt.date.fromisoformat(list_until):
                 unit_listings.append(
-                    ListingFact(
-                        lid, ground, dt.date.fromisoformat(listed_on), dt.date.fromisoformat(list_until)
-                    )
+                    ListingFact(lid, ground, dt.date.fromisoformat(listed_on), dt.date.fromisoformat(list_until))
                 )
         listed = bool(unit_listings)
         persons_listed = any(e["subject_kind"] == "person" and e["state"] == "listed" for e in entries)
