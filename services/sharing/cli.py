@@ -124,7 +124,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                     fmt=args.format, encoding=args.encoding)
     try:
         run = job.run(spec, IngestOptions(force=args.force, abandon=args.abandon, forward=not args.no_forward,
-                                          stage_batch=args.batch_size, apply_chunk=max(args.batch_size, 1000)))
+                                          stage_batch=args.batch_size, apply_chunk=max(args.batch_size, 1000),
+                                          stage_workers=args.workers))
     except IngestStop as stop:
         logging.getLogger("sharing.ingest").warning(stop.message, extra={"run_id": stop.run_id,
                                                                           "status": stop.status})
@@ -298,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the run report as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--batch-size", type=int, default=20_000, help="rows per committed batch (20000)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes validating rows (default: one per core; 1: validate in this process)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("forward", help="send changes credit has not acknowledged yet (after an outage)")

@@ -279,16 +279,19 @@ def save_source(conn: psycopg.Connection[Any], *, source: str, mapping: str, seq
     )
 
 
-def pending_forward(conn: psycopg.Connection[Any], after: str, limit: int) -> list[dict[str, Any]]:
+def pending_forward(conn: psycopg.Connection[Any], after: str, limit: int,
+                    upto: str | None = None) -> list[dict[str, Any]]:
+    """Mirror rows credit has not acknowledged, in USCC order after `after` (and up to `upto`)."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             """SELECT uscc, name, unit_type, reg_status, reg_status_date, reg_authority, region_code, industry_code,
                       address, established_on, legal_rep_name, legal_rep_id_cipher, content_hash, source_line
                FROM sharing.registry
-               WHERE uscc > %s AND forwarded_hash IS DISTINCT FROM content_hash
+               WHERE uscc > %(after)s AND (%(upto)s::text IS NULL OR uscc <= %(upto)s::text)
+                 AND forwarded_hash IS DISTINCT FROM content_hash
                  AND rejected_hash IS DISTINCT FROM content_hash
-               ORDER BY uscc LIMIT %s""",
-            (after, limit),
+               ORDER BY uscc LIMIT %(limit)s""",
+            {"after": after, "upto": upto, "limit": limit},
         ).fetchall()
 
 

@@ -17,27 +17,26 @@ touched, and credit answers `unchanged` for anything sent twice.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import hashlib
 import logging
 import os
 import pathlib
 import socket
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import psycopg
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.kit.db import sync_url
-from services.kit.ids import mask_citizen_id
 from services.kit.pii import PiiProtector
 from services.sharing.credit_api.client import CreditClient, CreditRefused, CreditUnavailable
 from services.sharing.feeds.mapping import Mapping
-from services.sharing.feeds.normalise import CHINA_TZ, FeedRecord, Normaliser, RowRejected
+from services.sharing.feeds.normalise import CHINA_TZ
 from services.sharing.feeds.readers import (
     FeedError,
     HttpFeed,
@@ -48,6 +47,8 @@ from services.sharing.feeds.readers import (
     open_file_feed,
 )
 from services.sharing.ingest import repository as repo
+from services.sharing.ingest.forward import Forwarder
+from services.sharing.ingest.validate import Rejected, RowValidator, ValidatorPool, values_of
 from services.sharing.policy import SharingPolicy
 
 _log = logging.getLogger("sharing.ingest")
@@ -156,45 +157,6 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def _esc(value: str) -> str:
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return value
-
-
-def _opt(value: object) -> str:
-    if value is None:
-        return "\\N"
-    return _esc(str(value))
-
-
-class RecordEncoder:
-    """FeedRecord -> one COPY text line; protects the legal representative's id number."""
-
-    def __init__(self, pii: PiiProtector) -> None:
-        self.pii = pii
-        self._aes = AESGCM(pii.encryption_key)
-
-    def line(self, source_line: int, rec: FeedRecord) -> str:
-        rid = rec.legal_rep_id
-        if rid:
-            id_hash = "\\\\x" + self.pii.match_hash(rid).hex()
-            nonce = os.urandom(12)
-            cipher = "\\\\x" + (nonce + self._aes.encrypt(nonce, rid.encode("ascii"), b"citizen_id")).hex()
-            masked = mask_citizen_id(rid)
-        else:
-            id_hash = cipher = masked = "\\N"
-        content = hashlib.blake2b(rec.content_key().encode("utf-8"), digest_size=16).hexdigest()
-        return "\t".join((
-            str(source_line), rec.uscc, _esc(rec.name), _opt(rec.entity_type), rec.unit_type,
-            _opt(rec.legal_rep_name), id_hash, cipher, masked, _opt(rec.registered_capital),
-            _opt(rec.capital_currency), _opt(rec.established_on), _opt(rec.reg_authority), rec.reg_status,
-            _esc(rec.reg_status_label), _opt(rec.reg_status_date), _opt(rec.address), rec.region_code,
-            _opt(rec.industry_code), _opt(rec.business_scope),
-            rec.changed_at.isoformat() if rec.changed_at else "\\N", _opt(rec.change_type), "\\\\x" + content,
-        )) + "\n"
-
-
 @dataclass
 class IngestOptions:
     force: bool = False
@@ -203,6 +165,23 @@ class IngestOptions:
     stop_after: str | None = None  # tests: "staging" | "apply" stop (as if killed) after that phase
     stage_batch: int = STAGE_BATCH
     apply_chunk: int = APPLY_CHUNK
+    stage_workers: int | None = None  # validation processes; None: one per core; 1: in this process
+    pool_after_rows: int = STAGE_BATCH  # small feeds are validated in-process (no pool start-up)
+    stage_part: int = 2_500  # rows per task sent to a worker
+
+
+@dataclass
+class _StageBatch:
+    """One committed unit of the stage phase: rows read up to `consumed`, validated in parts."""
+
+    consumed: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    quarantine: list[tuple[Any, ...]] = field(default_factory=list)
+    parts: list[Future[tuple[bytes, int, list[Rejected]]] | tuple[bytes, int, list[Rejected]]] = field(
+        default_factory=list)
+
+    def done(self) -> bool:
+        return all(p.done() for p in self.parts if isinstance(p, Future))
 
 
 class IngestJob:
@@ -279,11 +258,27 @@ class IngestJob:
         if run["phase"] == "planning":
             self._plan(conn, run, spec, options)
             run = repo.get_run(conn, run_id)
+        forwarder: Forwarder | None = None
         if run["phase"] == "applying":
-            self._apply(conn, run, spec, options)
+            if options.forward and self.credit is not None:
+                # pipelining: chunks the merge has committed are forwarded while it goes on
+                forwarder = self._forwarder(run_id, str(run["apply_after"]))
+                forwarder.start()
+            try:
+                self._apply(conn, run, spec, options, forwarder)
+            except BaseException:
+                if forwarder is not None:
+                    forwarder.abort()
+                    with contextlib.suppress(Exception):
+                        forwarder.join()
+                raise
             if options.stop_after == "apply":
+                if forwarder is not None:
+                    forwarder.abort()
+                    with contextlib.suppress(Exception):
+                        forwarder.join()
                 return repo.get_run(conn, run_id)
-        return self._forward_and_finish(conn, run_id, started, options)
+        return self._forward_and_finish(conn, run_id, started, options, forwarder)
 
     def _identify(self, spec: FeedSpec) -> tuple[str, str, str]:
         if spec.rows is not None:
@@ -349,71 +344,116 @@ class IngestJob:
 
     def _stage(self, conn: psycopg.Connection[Any], run: dict[str, Any], spec: FeedSpec,
                options: IngestOptions) -> None:
+        """Read, validate and COPY the feed batch by batch. Past the first batch the rows are validated
+        by a pool of worker processes (one per core) while this process reads and COPYs; batches still
+        commit in feed order with their watermark."""
         run_id = int(run["id"])
         t0 = time.perf_counter()
         try:
             rows, encoding, close = self._open_rows(spec)
         except FeedError as exc:
             self._fail(conn, run_id, exc.code, exc.detail)
-        normaliser = Normaliser(spec.mapping)
-        encoder = RecordEncoder(self.pii)
+        today = dt.datetime.now(CHINA_TZ).date()
+        local = RowValidator(spec.mapping, self.pii, today)
+        workers = options.stage_workers if options.stage_workers is not None else (os.cpu_count() or 1)
+        pool: ValidatorPool | None = None
+        in_flight: deque[Future[tuple[bytes, int, list[Rejected]]]] = deque()
         skip = int(run["rows_read"])
         rejects: Counter[str] = Counter(run["rejects"] or {})
         location = str(run["location"])
         self.progress.total = spec.manifest.record_count
+        part_size = max(1, min(options.stage_part, options.stage_batch))
+        pending: deque[_StageBatch] = deque()
+
+        def commit(b: _StageBatch) -> None:
+            payloads: list[bytes] = []
+            staged = 0
+            quarantine = b.quarantine
+            for part in b.parts:
+                payload, n, rejected = part.result() if isinstance(part, Future) else part
+                payloads.append(payload)
+                staged += n
+                quarantine.extend((run_id, spec.source, location, line, "validate", reason, field_, detail, uscc, "",
+                                   raw) for line, reason, field_, detail, uscc, raw in rejected)
+            quarantine.sort(key=lambda q: int(q[3]))
+            self._commit_stage_batch(conn, run_id, b"".join(payloads), staged, quarantine, b.counts, rejects,
+                                     encoding)
+            self.progress.update("staging", b.consumed)
+
         try:
-            batch: list[str] = []
-            quarantine: list[tuple[Any, ...]] = []
-            counts = Counter[str]()
+            batch = _StageBatch()
+            good: list[tuple[int, tuple[str, ...]]] = []
             consumed = 0
+
+            def submit() -> None:
+                nonlocal pool, good
+                if not good:
+                    return
+                if pool is None and workers > 1 and consumed - skip > options.pool_after_rows:
+                    pool = ValidatorPool(workers, spec.mapping, self.pii, today)
+                if pool is None:
+                    batch.parts.append(local.part(good))
+                else:
+                    # bounded: rows waiting for a worker are held in memory
+                    while len(in_flight) >= 2 * workers:
+                        in_flight.popleft().exception()
+                    future = pool.submit(good)
+                    in_flight.append(future)
+                    batch.parts.append(future)
+                good = []
+
             try:
                 for row in rows:
                     consumed += 1
                     if consumed <= skip:
                         continue
-                    counts["rows_read"] += 1
+                    batch.counts["rows_read"] += 1
                     if row.blank:
-                        counts["blank_lines"] += 1
+                        batch.counts["blank_lines"] += 1
                     elif row.get is None:
-                        quarantine.append((run_id, spec.source, location, row.line, "parse", row.reason, None,
-                                           row.detail or "", None, row.raw, None))
+                        batch.quarantine.append((run_id, spec.source, location, row.line, "parse", row.reason, None,
+                                                 row.detail or "", None, row.raw, None))
                     else:
-                        try:
-                            rec = normaliser.record(row.get)
-                        except RowRejected as exc:
-                            raw = {f: row.get(f) for f in spec.mapping.columns}
-                            uscc_raw = raw.get("uscc") or None
-                            quarantine.append((run_id, spec.source, location, row.line, "validate", exc.reason,
-                                               exc.field, exc.detail, uscc_raw, "", raw))
-                        else:
-                            batch.append(encoder.line(row.line, rec))
-                    if counts["rows_read"] >= options.stage_batch:
-                        self._commit_stage_batch(conn, run_id, batch, quarantine, counts, rejects, encoding)
-                        skip = consumed
-                        self.progress.update("staging", consumed)
-                        batch, quarantine, counts = [], [], Counter()
+                        good.append((row.line, values_of(row.get)))
+                        if len(good) >= part_size:
+                            submit()
+                    if batch.counts["rows_read"] >= options.stage_batch:
+                        submit()
+                        batch.consumed = consumed
+                        pending.append(batch)
+                        batch = _StageBatch()
+                        # one batch in flight: the workers validate it while the next one is read
+                        while pending and (len(pending) > 1 or pending[0].done()):
+                            commit(pending.popleft())
             except FeedError as exc:
                 self._fail(conn, run_id, exc.code, exc.detail)
-            self._commit_stage_batch(conn, run_id, batch, quarantine, counts, rejects, encoding)
+            submit()
+            batch.consumed = consumed
+            pending.append(batch)
+            while pending:
+                commit(pending.popleft())
             self.progress.update("staging", consumed, force=True)
             self.progress.newline()
         finally:
             close()
+            if pool is not None:
+                pool.close()
         with conn.transaction():
             repo.update_run(conn, run_id, phase="planning",
-                            timings={**(run["timings"] or {}), "stage_s": round(time.perf_counter() - t0, 3)})
+                            timings={**(run["timings"] or {}), "stage_s": round(time.perf_counter() - t0, 3),
+                                     "stage_workers": workers if pool is not None else 1})
 
-    def _commit_stage_batch(self, conn: psycopg.Connection[Any], run_id: int, batch: list[str],
+    def _commit_stage_batch(self, conn: psycopg.Connection[Any], run_id: int, payload: bytes, staged: int,
                             quarantine: list[tuple[Any, ...]], counts: Counter[str], rejects: Counter[str],
                             encoding: str) -> None:
         for q in quarantine:
             rejects[str(q[5])] += 1
         with conn.transaction():
-            if batch:
-                repo.copy_stage(conn, run_id, "".join(batch).encode("utf-8"))
+            if payload:
+                repo.copy_stage(conn, run_id, payload)
             repo.insert_quarantine(conn, quarantine)
             repo.add_counters(conn, run_id, rows_read=counts["rows_read"], blank_lines=counts["blank_lines"],
-                              staged=len(batch), quarantined=len(quarantine))
+                              staged=staged, quarantined=len(quarantine))
             repo.update_run(conn, run_id, rejects=dict(rejects), encoding=encoding)
 
     def _fail(self, conn: psycopg.Connection[Any], run_id: int, code: str, detail: str) -> NoReturn:
@@ -494,7 +534,7 @@ class IngestJob:
     # ------------------------------------------------------------------ apply
 
     def _apply(self, conn: psycopg.Connection[Any], run: dict[str, Any], spec: FeedSpec,
-               options: IngestOptions) -> None:
+               options: IngestOptions, forwarder: Forwarder | None = None) -> None:
         run_id = int(run["id"])
         t0 = time.perf_counter()
         after = str(run["apply_after"])
@@ -516,6 +556,8 @@ class IngestJob:
                 repo.update_run(conn, run_id, apply_after=upto)
             applied += result["merged"]
             after = upto
+            if forwarder is not None:
+                forwarder.advance(upto)
             self.progress.update("applying", applied)
         with conn.transaction():
             if run["kind"] == "full":
@@ -527,87 +569,36 @@ class IngestJob:
             repo.drop_stage(conn, run_id)
             repo.update_run(conn, run_id, phase="forwarding",
                             timings={**(run["timings"] or {}), "apply_s": round(time.perf_counter() - t0, 3)})
+        if forwarder is not None:
+            forwarder.finish()
 
     # ------------------------------------------------------------------ forward
 
-    def _unit_in(self, row: dict[str, Any]) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "uscc": row["uscc"], "name": row["name"], "unit_type": row["unit_type"],
-            "reg_status": row["reg_status"], "region_code": row["region_code"],
-        }
-        for key in ("reg_authority", "industry_code", "address"):
-            if row[key]:
-                item[key] = row[key]
-        for key in ("reg_status_date", "established_on"):
-            if row[key] is not None:
-                item[key] = row[key].isoformat()
-        if row["legal_rep_id_cipher"] is not None and row["legal_rep_name"]:
-            item["persons"] = [{"role": "legal_representative", "name": row["legal_rep_name"],
-                                "citizen_id": self.pii.decrypt(bytes(row["legal_rep_id_cipher"]))}]
-        return item
-
-    def _send(self, items: list[dict[str, Any]], request_id: str) -> Any:
+    def _forwarder(self, run_id: int, bound: str | None) -> Forwarder:
         assert self.credit is not None
-        f = self.policy.forward
-        delay = f.retry_initial_seconds
-        deadline = time.monotonic() + f.give_up_after_seconds
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return self.credit.bulk_upsert(items, request_id=request_id)
-            except CreditUnavailable as exc:
-                if time.monotonic() + delay > deadline:
-                    raise
-                _log.warning("credit unavailable, retrying", extra={"attempt": attempt, "delay_s": delay,
-                                                                     "error": str(exc)})
-                self.sleep(delay)
-                delay = min(delay * 2, f.retry_max_seconds)
+        return Forwarder(url=self.url, run_id=run_id, credit=self.credit, pii=self.pii, policy=self.policy.forward,
+                         sleep=self.sleep, bound=bound,
+                         progress=lambda sent: self.progress.update("forwarding", sent))
 
-    def _forward(self, conn: psycopg.Connection[Any], run_id: int) -> None:
+    def _forward(self, run_id: int, forwarder: Forwarder | None) -> float | None:
+        """Forward what is pending (or wait for the forwarder that ran beside the merge); its seconds."""
+        if forwarder is not None:
+            forwarder.join()
+            return forwarder.elapsed
         if self.credit is None:
-            return
-        after = ""
-        sent = 0
-        batch_no = 0
-        while True:
-            rows = repo.pending_forward(conn, after, self.policy.forward.batch_size)
-
-            if not rows:
-                return
-            items = [self._unit_in(r) for r in rows]
-            batch_no += 1
-            result = self._send(items, request_id=f"sharing-run{run_id}-b{batch_no}")
-            done: list[tuple[str, bytes, int | None]] = []
-            rejected: list[tuple[str, bytes]] = []
-            quarantine: list[tuple[Any, ...]] = []
-            for r in result.results:
-                row = rows[r.index]
-                if r.outcome == "rejected":
-                    rejected.append((row["uscc"], bytes(row["content_hash"])))
-                    detail = "; ".join(f"{e.get('field')}: {e.get('reason')}" for e in r.errors) or "rejected"
-                    first = r.errors[0].get("field") if r.errors else None
-                    quarantine.append((run_id, "credit", "credit:/v1/units:bulk-upsert", int(row["source_line"]),
-                                       "credit", "credit_rejected", first, detail, row["uscc"], "",
-                                       {k: v for k, v in items[r.index].items() if k != "persons"}))
-                else:
-                    done.append((row["uscc"], bytes(row["content_hash"]), r.version))
-            with conn.transaction():
-                repo.mark_forwarded(conn, done)
-                repo.mark_rejected(conn, rejected)
-                repo.insert_quarantine(conn, quarantine)
-                repo.add_counters(conn, run_id, forwarded=len(done), forward_rejected=len(rejected))
-            sent += len(rows)
-            after = rows[-1]["uscc"]
-            self.progress.update("forwarding", sent)
+            return None
+        forwarder = self._forwarder(run_id, None)
+        forwarder.run()
+        return forwarder.elapsed
 
     def _forward_and_finish(self, conn: psycopg.Connection[Any], run_id: int, started: float,
-                            options: IngestOptions) -> dict[str, Any]:
+                            options: IngestOptions, forwarder: Forwarder | None = None) -> dict[str, Any]:
         t0 = time.perf_counter()
         status, code, message = "succeeded", EXIT_OK, None
+        forward_s: float | None = None
         if options.forward:
             try:
-                self._forward(conn, run_id)
+                forward_s = self._forward(run_id, forwarder)
             except CreditUnavailable as exc:
                 status, code = "forward_pending", EXIT_FORWARD_PENDING
                 message = f"credit unavailable ({exc}); unsent changes stay pending for the next run"
@@ -623,7 +614,8 @@ class IngestJob:
             repo.update_run(
                 conn, run_id, status=status, phase="done", finished_at=dt.datetime.now(dt.UTC),
                 forward_pending=pending, message=message,
-                timings={**(run["timings"] or {}), "forward_s": round(time.perf_counter() - t0, 3),
+                timings={**(run["timings"] or {}), "forward_s": round(forward_s or 0.0, 3),
+                         "forward_after_apply_s": round(time.perf_counter() - t0, 3),
                          "total_s": round(elapsed_total, 3),
                          "rows_per_s": round(records / elapsed_total, 1) if elapsed_total > 0 else None},
             )

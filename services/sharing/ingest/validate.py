@@ -1,0 +1,225 @@
+"""Validation of source rows into COPY lines for the stage table: the per-row hot path of the ingest.
+
+The same function runs in the job's own process (small feeds) or in a pool of worker processes (one
+per core, `ValidatorPool`) that the stage phase feeds with parts of each committed batch; results are committed in
+feed order, so the watermark (rows read) means the same thing either way.
+
+A part is a list of `(line, values)` where `values` holds the source value of every contract field
+(`CONTRACT_FIELDS` order, "" when the source has no such column); the result is the COPY text of the
+valid rows and, for each rejected row, `(line, reason, field, detail, uscc, raw)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import pathlib
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO, Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from services.kit.ids import mask_citizen_id
+from services.kit.pii import PiiProtector
+from services.sharing.feeds.mapping import CONTRACT_FIELDS, Mapping
+from services.sharing.feeds.normalise import FeedRecord, Normaliser, RowRejected
+
+Part = list[tuple[int, tuple[str, ...]]]
+Rejected = tuple[int, str, str | None, str, str | None, dict[str, str]]
+
+
+def _esc(value: str) -> str:
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+def _opt(value: object) -> str:
+    if value is None:
+        return "\\N"
+    return _esc(str(value))
+
+
+class RecordEncoder:
+    """FeedRecord -> one COPY text line; protects the legal representative's id number."""
+
+    def __init__(self, pii: PiiProtector) -> None:
+        self.pii = pii
+        self._aes = AESGCM(pii.encryption_key)
+
+    def line(self, source_line: int, rec: FeedRecord) -> str:
+        rid = rec.legal_rep_id
+        if rid:
+            id_hash = "\\\\x" + self.pii.match_hash(rid).hex()
+            nonce = os.urandom(12)
+            cipher = "\\\\x" + (nonce + self._aes.encrypt(nonce, rid.encode("ascii"), b"citizen_id")).hex()
+            masked = mask_citizen_id(rid)
+        else:
+            id_hash = cipher = masked = "\\N"
+        content = hashlib.blake2b(rec.content_key().encode("utf-8"), digest_size=16).hexdigest()
+        return "\t".join((
+            str(source_line), rec.uscc, _esc(rec.name), _opt(rec.entity_type), rec.unit_type,
+            _opt(rec.legal_rep_name), id_hash, cipher, masked, _opt(rec.registered_capital),
+            _opt(rec.capital_currency), _opt(rec.established_on), _opt(rec.reg_authority), rec.reg_status,
+            _esc(rec.reg_status_label), _opt(rec.reg_status_date), _opt(rec.address), rec.region_code,
+            _opt(rec.industry_code), _opt(rec.business_scope),
+            rec.changed_at.isoformat() if rec.changed_at else "\\N", _opt(rec.change_type), "\\\\x" + content,
+        )) + "\n"
+
+
+class RowValidator:
+    def __init__(self, mapping: Mapping, pii: PiiProtector, today: dt.date | None = None) -> None:
+        self.normaliser = Normaliser(mapping, today=today)
+        self.encoder = RecordEncoder(pii)
+        self.columns = tuple(mapping.columns)
+
+    def part(self, rows: Part) -> tuple[bytes, int, list[Rejected]]:
+        out: list[str] = []
+        rejected: list[Rejected] = []
+        record = self.normaliser.record
+        line_of = self.encoder.line
+        for line, values in rows:
+            get = dict(zip(CONTRACT_FIELDS, values, strict=True)).__getitem__
+            try:
+                rec = record(get)
+            except RowRejected as exc:
+                raw = {f: get(f) for f in self.columns}
+                rejected.append((line, exc.reason, exc.field, exc.detail, raw.get("uscc") or None, raw))
+            else:
+                out.append(line_of(line, rec))
+        return "".join(out).encode("utf-8"), len(out), rejected
+
+
+_worker: RowValidator | None = None
+
+
+def init_worker(mapping: Mapping, pii: PiiProtector, today: dt.date) -> None:
+    global _worker
+    _worker = RowValidator(mapping, pii, today)
+
+
+def validate_part(rows: Part) -> tuple[bytes, int, list[Rejected]]:
+    """Entry point in a pool worker (after `init_worker`)."""
+    assert _worker is not None
+    return _worker.part(rows)
+
+
+def values_of(get: Any) -> tuple[str, ...]:
+    return tuple(get(f) for f in CONTRACT_FIELDS)
+
+
+# ---------------------------------------------------------------------- worker processes
+#
+# Plain subprocesses (`python -m services.sharing.ingest.validate`) speaking length-prefixed pickle
+# frames on stdin/stdout: a worker imports only this module (~30 MB) where a multiprocessing child
+# would re-import the job's whole main module. A worker whose parent dies (kill -9) reads EOF and exits.
+
+_FRAME = struct.Struct("!Q")
+
+
+def _send(stream: IO[bytes], data: bytes) -> None:
+    stream.write(_FRAME.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _recv(stream: IO[bytes]) -> bytes | None:
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        return None
+    (size,) = _FRAME.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return data
+
+
+class WorkerFailed(RuntimeError):
+    """A validation worker died or raised; the stage batch is not committed (the run can be resumed)."""
+
+
+class ValidatorPool:
+    """N validation processes, each driven by one thread (`submit` returns a Future, like an executor)."""
+
+    def __init__(self, workers: int, mapping: Mapping, pii: PiiProtector, today: dt.date) -> None:
+        self._init = pickle.dumps((mapping, pii, today), protocol=pickle.HIGHEST_PROTOCOL)
+        self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sharing-validate")
+        self._local = threading.local()
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._lock = threading.Lock()
+
+    def _proc(self) -> subprocess.Popen[bytes]:
+        proc: subprocess.Popen[bytes] | None = getattr(self._local, "proc", None)
+        if proc is None:
+            root = str(pathlib.Path(__file__).resolve().parents[3])
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+            proc = subprocess.Popen([sys.executable, "-m", "services.sharing.ingest.validate"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=root)
+            with self._lock:
+                self._procs.append(proc)
+            assert proc.stdin is not None
+            _send(proc.stdin, self._init)
+            self._local.proc = proc
+        return proc
+
+    def _run(self, rows: Part) -> tuple[bytes, int, list[Rejected]]:
+        proc = self._proc()
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        try:
+            _send(proc.stdin, pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
+            answer = _recv(proc.stdout)
+        except OSError as exc:
+            raise WorkerFailed(f"validation worker {proc.pid} is gone: {exc}") from exc
+        if answer is None:
+            raise WorkerFailed(f"validation worker {proc.pid} exited (code {proc.poll()})")
+        ok, result = pickle.loads(answer)  # noqa: S301 - our own child process
+        if not ok:
+            raise WorkerFailed(f"validation worker failed: {result}")
+        return result  # type: ignore[no-any-return]
+
+    def submit(self, rows: Part) -> Future[tuple[bytes, int, list[Rejected]]]:
+        return self._threads.submit(self._run, rows)
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True, cancel_futures=True)
+        for proc in self._procs:
+            with contextlib.suppress(OSError):
+                if proc.stdin is not None:
+                    proc.stdin.close()
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        self._procs.clear()
+
+
+def _serve() -> int:
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    init = _recv(stdin)
+    if init is None:
+        return 0
+    mapping, pii, today = pickle.loads(init)  # noqa: S301 - sent by our parent
+    validator = RowValidator(mapping, pii, today)
+    while (frame := _recv(stdin)) is not None:
+        try:
+            answer: tuple[bool, Any] = (True, validator.part(pickle.loads(frame)))  # noqa: S301
+        except Exception as exc:
+            answer = (False, f"{type(exc).__name__}: {exc}")
+        _send(stdout, pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_serve())
