@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import pathlib
-import socket
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -20,59 +20,12 @@ from services.kit.pgserver import ensure_database
 from services.sharing.credit_api.client import CreditClient
 from services.sharing.ingest.service import EXIT_FORWARD_PENDING, IngestJob, IngestStop, mirror_checksum
 from services.sharing.simulator.generate import Registry, write_feed
-from tests.sharing.conftest import spec_for
-
-SECRET = "sharing-sync-test-secret-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class CreditServer:
-    def __init__(self, url: str, data_dir: pathlib.Path) -> None:
-        self.url = url
-        self.port = free_port()
-        self.env = {**os.environ, "CREDIT_DATABASE_URL": url, "CREDIT_DATA_DIR": str(data_dir)}
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "services.credit.cli", "serve", "--port", str(self.port)],
-                                     env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with httpx.Client(timeout=1) as http:
-                    if http.get(self.base + "/v1/oauth/jwks").status_code == 200:
-                        return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("credit did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-            self.proc = None
+from tests.sharing.conftest import SECRET, CreditServer, spec_for
 
 
 @pytest.fixture
-def credit(pg_server_url: str, tmp_path: pathlib.Path) -> Iterator[CreditServer]:
-    url = ensure_database(pg_server_url, f"credit_for_sharing_{os.getpid()}", recreate=True)
-    upgrade("credit", url)
-    server = CreditServer(url, tmp_path / "credit-dev")
-    subprocess.run([sys.executable, "-m", "services.credit.cli", "clients", "create", "--id", "sharing-sync",
-                    "--department", "samr-feed", "--scopes", "units:write", "units:read", "--secret", SECRET],
-                   env=server.env, check=True, capture_output=True, timeout=60)
-    server.start()
-    yield server
-    server.stop()
+def credit(start_credit: Callable[[str], CreditServer]) -> CreditServer:
+    return start_credit(f"credit_for_sharing_{os.getpid()}")
 
 
 def credit_units(url: str) -> list[tuple[Any, ...]]:
@@ -145,3 +98,84 @@ def test_forwarded_units_land_in_credit_and_survive_an_outage(
     assert mirror == credit_units(credit.url)
     assert mirror_checksum(sharing_db)
     job.credit.close()
+
+
+CREDIT_CHECKSUM = """
+    SELECT md5(coalesce(string_agg(concat_ws('|', u.uscc, u.name, u.unit_type, u.reg_status, u.reg_status_date,
+                                             u.reg_authority, u.region_code, u.industry_code, u.address,
+                                             u.established_on, u.version, encode(u.content_hash, 'hex'),
+                                             u.updated_by, p.persons), E'\\n' ORDER BY u.uscc), '')),
+           count(*)
+    FROM credit.units u
+    LEFT JOIN LATERAL (
+        SELECT string_agg(concat_ws(':', role, name, encode(id_hash, 'hex'), id_masked, current), ';'
+                          ORDER BY role, name, id_masked) AS persons
+        FROM credit.unit_persons WHERE unit_id = u.id
+    ) p ON true"""
+
+
+def credit_checksum(url: str) -> str:
+    """credit's units as sharing sets them (and the versions credit gave them), without timestamps or ids."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(CREDIT_CHECKSUM).fetchone()
+    assert row is not None
+    return f"{row[0]}:{row[1]}"
+
+
+@pytest.mark.slow
+def test_run_killed_while_forwarding_resumes_to_the_same_credit_units(
+        pg_server_url: str, start_credit: Callable[[str], CreditServer], tmp_path: pathlib.Path) -> None:
+    size = 12_000
+    path = tmp_path / "full.csv"
+    write_feed(path, Registry(seed=41, size=size).full(0), encoding="gb18030", kind="full", sequence=0)
+    policy = tmp_path / "policy.toml"
+    default = (pathlib.Path(__file__).resolve().parents[2] / "services" / "sharing" / "policy.toml").read_text()
+    policy.write_text(default.replace("batch_size = 5000", "batch_size = 300").replace("concurrency = 3",
+                                                                                       "concurrency = 2"))
+    assert "batch_size = 300" in policy.read_text()
+
+    def ingest_env(sharing_url: str, credit: CreditServer) -> dict[str, str]:
+        return {**os.environ, "SHARING_DATABASE_URL": sharing_url, "SHARING_CREDIT_URL": credit.base,
+                "SHARING_CREDIT_CLIENT_SECRET": SECRET, "SHARING_POLICY_FILE": str(policy)}
+
+    cmd = [sys.executable, "-m", "services.sharing.cli", "ingest", str(path), "--quiet", "--batch-size", "2000"]
+
+    # killed (SIGKILL) while forwarding to credit, then the same command again
+    killed_db = ensure_database(pg_server_url, f"sharing_t_{os.getpid()}_fwd_killed", recreate=True)
+    upgrade("sharing", killed_db)
+    credit_a = start_credit(f"credit_t_{os.getpid()}_fwd_killed")
+    env = ingest_env(killed_db, credit_a)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed_at = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        with psycopg.connect(killed_db) as conn:
+            row = conn.execute("SELECT phase, forwarded FROM sharing.sync_runs WHERE status = 'running'").fetchone()
+        if row and 1500 <= row[1] <= size - 3000:
+            os.kill(proc.pid, signal.SIGKILL)
+            killed_at = row
+            break
+        time.sleep(0.01)
+    proc.wait()
+    assert killed_at is not None, "the run ended before it could be killed while forwarding"
+    with psycopg.connect(killed_db) as conn:
+        state = conn.execute("SELECT status, forwarded FROM sharing.sync_runs").fetchone()
+    assert state is not None
+    assert state[0] == "running"
+    assert len(credit_units(credit_a.url)) < size  # credit holds part of the feed
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(killed_db) as conn:
+        final = conn.execute("SELECT status, forward_pending FROM sharing.sync_runs ORDER BY id DESC").fetchone()
+    assert final == ("succeeded", 0)
+
+    # an uninterrupted run of the same feed into fresh databases
+    clean_db = ensure_database(pg_server_url, f"sharing_t_{os.getpid()}_fwd_clean", recreate=True)
+    upgrade("sharing", clean_db)
+    credit_b = start_credit(f"credit_t_{os.getpid()}_fwd_clean")
+    clean = subprocess.run(cmd, env=ingest_env(clean_db, credit_b), capture_output=True, text=True, timeout=180)
+    assert clean.returncode == 0, clean.stderr
+
+    assert credit_checksum(credit_a.url) == credit_checksum(credit_b.url)
+    assert credit_checksum(credit_b.url).endswith(f":{size}")
+    assert mirror_checksum(killed_db) == mirror_checksum(clean_db)

@@ -280,3 +280,28 @@ def test_run_killed_with_sigkill_resumes_to_the_same_state(
     assert mirror_checksum(clean) == resumed
     with psycopg.connect(clean) as conn:
         assert conn.execute(Q_FIRST_RUN).fetchall() == q_resumed
+
+
+def test_validation_workers_stage_exactly_what_the_job_process_stages(
+        pg_server_url: str, tmp_path: pathlib.Path, make_job: Callable[..., IngestJob]) -> None:
+    from services.kit.migrate import upgrade
+    from services.kit.pgserver import ensure_database
+    from services.sharing.simulator.generate import DIRTY_CLASSES
+
+    path = tmp_path / "dirty.csv"
+    write_feed(path, Registry(seed=5, size=3000).full(0), encoding="gb18030",
+               dirty=DirtyPlan(tuple(sorted(DIRTY_CLASSES)), every=53))
+    outcomes = []
+    for workers in (1, 2):
+        url = ensure_database(pg_server_url, f"sharing_t_{os.getpid()}_workers{workers}", recreate=True)
+        upgrade("sharing", url)
+        run = make_job(url).run(spec_for(path), IngestOptions(forward=False, stage_workers=workers, pool_after_rows=0,
+                                                              stage_batch=700, stage_part=150))
+        with psycopg.connect(url) as conn:
+            quarantine = conn.execute("SELECT line, stage, reason, field, detail, uscc, raw FROM sharing.quarantine "
+                                      "ORDER BY line, stage").fetchall()
+        outcomes.append((mirror_checksum(url), quarantine, run["rows_read"], run["staged"], run["quarantined"],
+                         run["rejects"]))
+        assert run["timings"]["stage_workers"] == workers
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][4] > 0
