@@ -68,6 +68,7 @@ def main() -> int:
     credit = [str(bin_dir / "credit")]
     subprocess.run([*credit, "migrate"], env=env, check=True)
     subprocess.run([*credit, "demo", "--units", str(args.units), "--records", str(args.records)], env=env, check=True)
+    subprocess.run([*credit, "jobs", "drain"], env=env, check=True)  # grade the demo units
     for client_id, department, scopes in DEMO_CLIENTS:
         subprocess.run(
             [

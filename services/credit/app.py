@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from services.credit.audit.service import AuditKeys, seal
-from services.credit.audit.service import record as record_audit
+from services.credit.audit.service import AuditKeys, AuditWriter, seal
 from services.credit.changes.endpoints import router as changes_router
 from services.credit.checks.api import ROUTERS as CHECK_ROUTERS
-from services.credit.checks.pool import close_pool
 from services.credit.clients.endpoints import router as clients_router
 from services.credit.clients.service import revoked_client_ids
+from services.credit.common.pool import close_pool
 from services.credit.context import CreditContext
 from services.credit.health import router as health_router
 from services.credit.policy.model import load_policy
@@ -97,7 +95,9 @@ async def _housekeeping_loop(app: FastAPI, ctx: CreditContext) -> None:
 
 def attach(app: FastAPI, ctx: CreditContext) -> None:
     app.state.ctx = ctx
-    app.state.audit_sink = functools.partial(record_audit, ctx.sessions, ctx.audit)
+    writer = AuditWriter(ctx.sessions, ctx.audit)
+    app.state.audit_writer = writer
+    app.state.audit_sink = writer.record
 
 
 def create_app(settings: CreditSettings | None = None, *, context: CreditContext | None = None) -> FastAPI:
@@ -117,6 +117,7 @@ def create_app(settings: CreditSettings | None = None, *, context: CreditContext
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
             await close_pool(app.state)
+            await app.state.audit_writer.close()
             if context is None:
                 await ctx.engine.dispose()
 

@@ -11,6 +11,8 @@ Examples a clerk or operator can follow:
   credit audit export --case 延自然资地〔2026〕17号 --out case.csv
                                                 what was asked and answered for one case (or --uscc)
   credit keys rotate                            start signing with a new key; old tokens stay valid
+  credit jobs nightly                           re-grade units whose day came, expire listings (cron, nightly)
+  credit jobs policy --file new.toml            how many units would change grade; add --apply to do it
 """
 
 from __future__ import annotations
@@ -221,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--out", help="export: file to write (CSV, UTF-8 with BOM); default standard output")
     audit.set_defaults(func=_audit)
 
+    sub.add_parser(
+        "jobs", help="nightly re-grading and list expiry, queue drain, policy dry run (`credit jobs --help`)"
+    )
+
     keys = sub.add_parser("keys", help="rotate the token signing key")
     keys.add_argument("action", choices=["rotate"])
     keys.add_argument(
@@ -234,7 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["jobs"]:
+        # the jobs have their own parser (and --help); hand them everything after `jobs`
+        from services.credit.checks.jobs import main as jobs_main
+
+        return jobs_main(args_list[1:])
+    args = build_parser().parse_args(args_list)
     code: int = args.func(args)
     return code
 

@@ -44,7 +44,7 @@ oauth2 = OAuth2(
 )
 
 
-def get_context(request: Request) -> CreditContext:
+async def get_context(request: Request) -> CreditContext:
     ctx: CreditContext = request.app.state.ctx
     return ctx
 

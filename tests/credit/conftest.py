@@ -12,13 +12,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.credit.app import build_context, create_app
-from services.credit.checks.pool import close_pool
+from services.credit.common.pool import close_pool, get_check_conn
 from services.credit.context import CreditContext
 from services.credit.deps import get_session
 from services.credit.settings import CreditSettings
@@ -74,9 +75,18 @@ async def credit_app(credit_ctx: CreditContext, db_conn: AsyncConnection) -> Asy
             else:
                 await session.commit()
 
+    async def read_connection_in_test_transaction() -> AsyncIterator[asyncpg.Connection]:
+        raw = await db_conn.get_raw_connection()
+        conn = raw.driver_connection
+        assert isinstance(conn, asyncpg.Connection)
+        yield conn
+
     app.dependency_overrides[get_session] = session_in_test_transaction
+    # the read pool answers from the test's own connection, so it sees the test's uncommitted data
+    app.dependency_overrides[get_check_conn] = read_connection_in_test_transaction
     yield app
     await close_pool(app.state)
+    await app.state.audit_writer.close()
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ _seals = cast(Table, AuditSeal.__table__)
 SEALER_LOCK = 0x5EA1_A0D1
 
 
-async def append(session: AsyncSession, entry: dict[str, Any]) -> None:
-    await session.execute(insert(_log).values(entry))
+async def append_many(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
+    await session.execute(insert(_log), entries)
 
 
 async def take_sealer_lock(session: AsyncSession) -> bool:

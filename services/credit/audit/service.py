@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -22,15 +24,66 @@ class AuditKeys:
     key: bytes
 
 
-async def record(sessions: async_sessionmaker[AsyncSession], keys: AuditKeys, entry: dict[str, Any]) -> None:
-    """One entry in its own short transaction (the request's own may have rolled back)."""
+def prepared(keys: AuditKeys, entry: dict[str, Any]) -> dict[str, Any]:
     entry = {**entry, "at": entry.get("at") or dt.datetime.now(dt.UTC)}
     for name in ("user_id", "case_id", "purpose"):
         entry[name] = chain.clip_and_mask(entry.get(name))
     entry["row_hash"] = chain.entry_hash(keys.algorithm, entry)
+    return entry
+
+
+async def record(sessions: async_sessionmaker[AsyncSession], keys: AuditKeys, entry: dict[str, Any]) -> None:
+    """One entry in its own short transaction (the request's own may have rolled back)."""
     async with sessions() as session:
-        await repo.append(session, entry)
+        await repo.append_many(session, [prepared(keys, entry)])
         await session.commit()
+
+
+class AuditWriter:
+    """Group commit for the audit trail. Each caller still waits until its own entry is committed
+    (no answer leaves unaudited), but entries that arrive while a commit is in flight share the
+    next one: one transaction per burst instead of one per request."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], keys: AuditKeys, *, max_batch: int = 1000) -> None:
+        self.sessions = sessions
+        self.keys = keys
+        self.max_batch = max_batch
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def record(self, entry: dict[str, Any]) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((prepared(self.keys, entry), done))
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        await done
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+                try:
+                    async with self.sessions() as session:
+                        await repo.append_many(session, [entry for entry, _ in batch])
+                        await session.commit()
+                except Exception as exc:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                else:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 async def seal(session: AsyncSession, keys: AuditKeys) -> int:

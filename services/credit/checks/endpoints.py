@@ -13,7 +13,6 @@ from fastapi.responses import StreamingResponse
 
 from services.credit.checks import errors, feedback, service
 from services.credit.checks import repository as repo
-from services.credit.checks.pool import CheckConn
 from services.credit.checks.schemas import (
     BatchCheckIn,
     BatchOut,
@@ -25,6 +24,7 @@ from services.credit.checks.schemas import (
     VerifyIn,
     VerifyOut,
 )
+from services.credit.common.pool import CheckConn
 from services.credit.deps import ContextDep, SessionDep, require
 from services.credit.measures.catalogue import default_catalogue
 from services.credit.policy.checks_model import default_checks_policy

@@ -129,7 +129,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="credit-checks-jobs")
+    parser = argparse.ArgumentParser(prog="credit jobs", description="Scheduled work of the credit service.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_ in (
         ("nightly", "expire listings, drain the re-grade queue, re-grade units whose day came"),

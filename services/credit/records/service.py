@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.credit.changes.repository import append_changes
 from services.credit.common.idempotency import request_fingerprint
 from services.credit.context import CreditContext
+from services.credit.grades.hooks import after_record_change
 from services.credit.records import errors
 from services.credit.records import repository as repo
 from services.credit.records.publication import status, window
@@ -208,6 +209,7 @@ async def create_record(
         },
     )
     await _feed(session, masked, "created")
+    await after_record_change(session, [unit_id], today=ctx.today(), actor=principal.client_id)
     return await get_record(ctx, session, record_id, principal), True
 
 
@@ -258,6 +260,7 @@ async def correct_record(
         },
     )
     await _feed(session, masked, "corrected")
+    await after_record_change(session, [row.unit_id], today=ctx.today(), actor=principal.client_id)
     return await get_record(ctx, session, record_id, principal)
 
 
@@ -288,6 +291,7 @@ async def withdraw_record(
         },
     )
     await _feed(session, masked, "withdrawn")
+    await after_record_change(session, [row.unit_id], today=ctx.today(), actor=principal.client_id)
     return await get_record(ctx, session, record_id, principal)
 
 

@@ -58,6 +58,17 @@ def _persons_json() -> Any:
     )
 
 
+# the hot single-unit read, as one statement for the read pool (asyncpg prepares and caches it)
+UNIT_BY_USCC = """
+SELECT u.*, COALESCE((
+        SELECT jsonb_agg(jsonb_build_object('id', p.id, 'role', p.role, 'name', p.name, 'masked', p.id_masked,
+                                            'cipher', encode(p.id_cipher, 'base64')))
+        FROM credit.unit_persons p WHERE p.unit_id = u.id AND p.current
+    ), '[]'::jsonb) AS persons, now() AS as_of
+FROM credit.units u WHERE u.uscc = $1
+"""
+
+
 def _unit_select() -> Any:
     return select(_units, _persons_json(), func.now().label("as_of"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
@@ -27,9 +27,7 @@ from services.credit.units.schemas import (
     BulkItemResult,
     BulkUpsertOut,
     PersonIn,
-    PersonOut,
     UnitIn,
-    UnitOut,
     UnitPatch,
 )
 from services.kit.auth import Principal
@@ -91,44 +89,53 @@ def _content_hash(values: dict[str, Any], persons: list[tuple[str, str, str]]) -
     return hashlib.sha256(orjson.dumps([canonical, persons], default=str, option=orjson.OPT_SORT_KEYS)).digest()
 
 
-def to_out(ctx: CreditContext, row: Row[Any], principal: Principal) -> UnitOut:
+class RowLike(Protocol):
+    """A database row read by column name: an asyncpg Record or a SQLAlchemy RowMapping."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def unit_answer(ctx: CreditContext, row: RowLike, principal: Principal) -> dict[str, Any]:
+    """The `UnitOut` representation, built straight from a database row (hot path: no model)."""
     show_pii = principal.has("pii:read")
-    persons = [
-        PersonOut(
-            role=p["role"],
-            name=p["name"],
-            citizen_id=ctx.pii.decrypt(base64.b64decode(p["cipher"])) if show_pii else p["masked"],
-            citizen_id_masked=not show_pii,
-        )
-        for p in sorted(row.persons, key=lambda p: (p["role"], p["id"]))
-    ]
-    return UnitOut(
-        uscc=row.uscc,
-        name=row.name,
-        unit_type=row.unit_type,
-        fire_class=row.fire_class,
-        reg_status=row.reg_status,
-        reg_status_label=REG_STATUS_LABELS.get(row.reg_status, row.reg_status),
-        reg_status_date=row.reg_status_date,
-        reg_authority=row.reg_authority,
-        region_code=row.region_code,
-        industry_code=row.industry_code,
-        address=row.address,
-        established_on=row.established_on,
-        uscc_checksum_overridden=row.uscc_override_reason is not None,
-        persons=persons,
-        version=row.version,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        as_of=row.as_of,
-    )
+    stored = row["persons"]
+    persons = orjson.loads(stored) if isinstance(stored, str | bytes) else stored
+    reg_status = row["reg_status"]
+    return {
+        "uscc": row["uscc"],
+        "name": row["name"],
+        "unit_type": row["unit_type"],
+        "fire_class": row["fire_class"],
+        "reg_status": reg_status,
+        "reg_status_label": REG_STATUS_LABELS.get(reg_status, reg_status),
+        "reg_status_date": row["reg_status_date"],
+        "reg_authority": row["reg_authority"],
+        "region_code": row["region_code"],
+        "industry_code": row["industry_code"],
+        "address": row["address"],
+        "established_on": row["established_on"],
+        "uscc_checksum_overridden": row["uscc_override_reason"] is not None,
+        "persons": [
+            {
+                "role": p["role"],
+                "name": p["name"],
+                "citizen_id": ctx.pii.decrypt(base64.b64decode(p["cipher"])) if show_pii else p["masked"],
+                "citizen_id_masked": not show_pii,
+            }
+            for p in sorted(persons, key=lambda p: (p["role"], p["id"]))
+        ],
+        "version": row["version"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "as_of": row["as_of"],
+    }
 
 
-async def get_unit(ctx: CreditContext, session: AsyncSession, uscc: str, principal: Principal) -> UnitOut:
+async def get_unit(ctx: CreditContext, session: AsyncSession, uscc: str, principal: Principal) -> dict[str, Any]:
     row = await repo.get_by_uscc(session, uscc)
     if row is None:
         raise unit_not_found(uscc)
-    return to_out(ctx, row, principal)
+    return unit_answer(ctx, row._mapping, principal)
 
 
 def _merged(unit: UnitIn, old: Row[Any] | None) -> dict[str, Any]:
@@ -143,7 +150,7 @@ def _merged(unit: UnitIn, old: Row[Any] | None) -> dict[str, Any]:
     return values
 
 
-async def create_unit(ctx: CreditContext, session: AsyncSession, unit: UnitIn, principal: Principal) -> UnitOut:
+async def create_unit(ctx: CreditContext, session: AsyncSession, unit: UnitIn, principal: Principal) -> dict[str, Any]:
     error = check_uscc(unit, principal)
     if error:
         raise uscc_invalid(error)
@@ -157,7 +164,7 @@ async def create_unit(ctx: CreditContext, session: AsyncSession, unit: UnitIn, p
 
 async def update_unit(
     ctx: CreditContext, session: AsyncSession, uscc: str, patch: UnitPatch, if_match: int, principal: Principal
-) -> UnitOut:
+) -> dict[str, Any]:
     locked = await repo.lock_many(session, [uscc])
     old = locked.get(uscc)
     if old is None:

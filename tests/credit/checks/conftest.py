@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.credit.calendar import service as calendar_service
-from services.credit.checks.pool import get_check_conn
+from services.credit.common.pool import get_check_conn
 from services.credit.context import CreditContext
 from tests.credit.factories import unit_body
 

@@ -1,4 +1,5 @@
-"""The check path's own asyncpg pool (no ORM session per call). One pool per process, made lazily."""
+"""The read path's own asyncpg pool (checks and unit reads: no ORM session per call). One pool per
+process, made lazily."""
 
 from __future__ import annotations
 
