@@ -49,6 +49,46 @@ def _wait(url: str, seconds: float = 60) -> None:
     raise SystemExit(f"{url} did not become ready")
 
 
+def _run_services(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    server: str,
+    credit: list[str],
+    bin_dir: pathlib.Path,
+    procs: list[subprocess.Popen[bytes]],
+) -> None:
+    procs.append(subprocess.Popen([*credit, "serve", "--port", str(args.credit_port)], env=env))
+    credit_base = f"http://127.0.0.1:{args.credit_port}"
+    _wait(f"{credit_base}/readyz")
+    sharing_cli = bin_dir / "sharing"
+    if sharing_cli.exists():
+        sharing_url = ensure_database(server, "sharing")
+        sharing_env = {
+            **env,
+            "SHARING_DATABASE_URL": sharing_url,
+            "SHARING_CREDIT_URL": credit_base,
+            "SHARING_CREDIT_CLIENT_ID": "sharing-sync",
+            "SHARING_CREDIT_CLIENT_SECRET": "sharing-sync-secret",
+            "SHARING_DATA_DIR": str(DATA),
+        }
+        subprocess.run([str(sharing_cli), "migrate"], env=sharing_env, check=True)
+        procs.append(subprocess.Popen([str(sharing_cli), "serve", "--port", str(args.sharing_port)], env=sharing_env))
+        _wait(f"http://127.0.0.1:{args.sharing_port}/healthz")
+        print(f"sharing API  {'http://127.0.0.1:' + str(args.sharing_port)}/docs")
+    print(
+        f"""
+credit API   {credit_base}/docs      (OpenAPI: {credit_base}/openapi.json)
+database     {env["CREDIT_DATABASE_URL"]}
+demo clients (secret = "<client id>-secret"): {", ".join(c[0] for c in DEMO_CLIENTS)}
+try:
+  TOKEN=$(curl -s -d grant_type=client_credentials -d client_id=demo-admin -d client_secret=demo-admin-secret \\
+          {credit_base}/v1/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -s -H "Authorization: Bearer $TOKEN" '{credit_base}/v1/units?name_contains=%E9%85%92%E5%BA%97&limit=3'
+Ctrl-C stops the stack.""",
+        flush=True,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--credit-port", type=int, default=8000)
@@ -89,45 +129,23 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
             check=False,
         )
-    procs = [subprocess.Popen([*credit, "serve", "--port", str(args.credit_port)], env=env)]
-    credit_base = f"http://127.0.0.1:{args.credit_port}"
-    _wait(f"{credit_base}/readyz")
-    sharing_cli = bin_dir / "sharing"
-    if sharing_cli.exists():
-        sharing_url = ensure_database(server, "sharing")
-        sharing_env = {
-            **env,
-            "SHARING_DATABASE_URL": sharing_url,
-            "SHARING_CREDIT_BASE_URL": credit_base,
-            "SHARING_CREDIT_CLIENT_ID": "sharing-sync",
-            "SHARING_CREDIT_CLIENT_SECRET": "sharing-sync-secret",
-            "SHARING_DATA_DIR": str(DATA),
-        }
-        procs.append(subprocess.Popen([str(sharing_cli), "serve", "--port", str(args.sharing_port)], env=sharing_env))
-        _wait(f"http://127.0.0.1:{args.sharing_port}/readyz")
-        print(f"sharing API  {'http://127.0.0.1:' + str(args.sharing_port)}/docs")
-    print(
-        f"""
-credit API   {credit_base}/docs      (OpenAPI: {credit_base}/openapi.json)
-database     {credit_url}
-demo clients (secret = "<client id>-secret"): {", ".join(c[0] for c in DEMO_CLIENTS)}
-try:
-  TOKEN=$(curl -s -d grant_type=client_credentials -d client_id=demo-admin -d client_secret=demo-admin-secret \\
-          {credit_base}/v1/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-  curl -s -H "Authorization: Bearer $TOKEN" '{credit_base}/v1/units?name_contains=%E9%85%92%E5%BA%97&limit=3'
-Ctrl-C stops the stack.""",
-        flush=True,
-    )
+    procs: list[subprocess.Popen[bytes]] = []
     try:
+        _run_services(args, env, server, credit, bin_dir, procs)
         while all(p.poll() is None for p in procs):
             time.sleep(1)
     except KeyboardInterrupt:
         pass
     finally:
+        # whatever happened, nothing is left running
         for p in procs:
-            p.send_signal(signal.SIGINT)
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
         for p in procs:
-            p.wait(timeout=20)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
     return 0
 
 
