@@ -25,6 +25,7 @@ async def committed_client(credit_ctx: CreditContext) -> AsyncIterator[httpx.Asy
     app = create_app(context=credit_ctx)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://credit.test") as c:
         yield c
+    await app.state.audit_writer.close()
 
 
 async def _writer(ctx: CreditContext, seed: int, transactions: int, written: list[str]) -> None:
