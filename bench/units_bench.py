@@ -23,27 +23,14 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from services.credit.demo import unit_item
 from services.kit import migrate, pgserver
 from services.kit.auth import TokenService, ensure_dev_keyset
 from services.kit.synthetic import YanbianGenerator
 
 
 def _units(n: int) -> list[dict[str, object]]:
-    return [
-        {
-            "uscc": u.uscc,
-            "name": u.name,
-            "unit_type": u.unit_type,
-            "reg_status": "operating",
-            "region_code": u.region_code,
-            "industry_code": u.industry_code,
-            "address": u.address,
-            "established_on": u.established_on.isoformat(),
-            "reg_authority": u.reg_authority,
-            "persons": [{"role": "legal_representative", "name": u.legal_rep_name, "citizen_id": u.legal_rep_id}],
-        }
-        for u in YanbianGenerator(7).units(0, n)
-    ]
+    return [unit_item(u) for u in YanbianGenerator(7).units(0, n)]
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -20,7 +20,7 @@ from services.credit.units.models import Unit
 from services.credit.units.service import bulk_upsert
 from services.kit.auth import Principal
 from services.kit.ids import make_uscc, new_uuid7
-from services.kit.synthetic import YanbianGenerator
+from services.kit.synthetic import SyntheticUnit, YanbianGenerator
 
 BRIGADES = {
     "222401": ("yanji-fire", "延吉市消防救援大队"),
@@ -146,6 +146,25 @@ def _record(rng: random.Random, unit: Any, n: int, today: dt.date) -> dict[str, 
     }
 
 
+def unit_item(u: SyntheticUnit, *, fire_class: str | None = None) -> dict[str, Any]:
+    """A synthetic unit as a bulk-upsert item (demo data, benches)."""
+    item: dict[str, Any] = {
+        "uscc": u.uscc,
+        "name": u.name,
+        "unit_type": u.unit_type,
+        "reg_status": "operating",
+        "region_code": u.region_code,
+        "industry_code": u.industry_code,
+        "address": u.address,
+        "established_on": u.established_on.isoformat(),
+        "reg_authority": u.reg_authority,
+        "persons": [{"role": "legal_representative", "name": u.legal_rep_name, "citizen_id": u.legal_rep_id}],
+    }
+    if fire_class is not None:
+        item["fire_class"] = fire_class
+    return item
+
+
 async def load_demo(
     settings: CreditSettings, database_url: str, *, units: int, records: int, seed: int
 ) -> dict[str, int]:
@@ -162,21 +181,7 @@ async def load_demo(
             loader = Principal(client_id="demo-loader", department="yanbian-market", scopes=frozenset({"units:write"}))
             generated = list(YanbianGenerator(seed).units(0, units))
             items = [
-                {
-                    "uscc": u.uscc,
-                    "name": u.name,
-                    "unit_type": u.unit_type,
-                    "reg_status": "operating",
-                    "region_code": u.region_code,
-                    "industry_code": u.industry_code,
-                    "address": u.address,
-                    "established_on": u.established_on.isoformat(),
-                    "reg_authority": u.reg_authority,
-                    "fire_class": rng.choice(["general"] * 6 + ["key_unit", "key_unit", "high_risk_unit"]),
-                    "persons": [
-                        {"role": "legal_representative", "name": u.legal_rep_name, "citizen_id": u.legal_rep_id}
-                    ],
-                }
+                unit_item(u, fire_class=rng.choice(["general"] * 6 + ["key_unit", "key_unit", "high_risk_unit"]))
                 for u in generated
             ]
             for start in range(0, len(items), 5000):

@@ -133,6 +133,34 @@ async def _snapshot(
     return masked, masked.model_dump(mode="json", exclude={"as_of", "status"})
 
 
+async def _record_version(
+    ctx: CreditContext,
+    session: AsyncSession,
+    record_id: uuid.UUID,
+    version: int,
+    kind: str,
+    reason: str | None,
+    unit_id: int,
+    principal: Principal,
+) -> None:
+    """Every change of a record: its history version, its feed entry and its unit's grade, in the
+    writer's transaction."""
+    masked, snapshot = await _snapshot(ctx, session, record_id)
+    await repo.add_version(
+        session,
+        {
+            "record_id": record_id,
+            "version": version,
+            "change_kind": kind,
+            "reason": reason,
+            "snapshot": snapshot,
+            "changed_by": principal.client_id,
+        },
+    )
+    await _feed(session, masked, kind)
+    await after_record_change(session, [unit_id], today=ctx.today(), actor=principal.client_id)
+
+
 async def _feed(session: AsyncSession, out: RecordOut, operation: str) -> None:
     await append_changes(
         session,
@@ -196,20 +224,7 @@ async def create_record(
         existing = await repo.by_natural_key(session, principal.department, record.document_no or "")
         raise errors.document_no_taken(record.document_no or "", existing.id if existing else None)
     await repo.link_persons(session, record_id, unit_id, _protected_persons(ctx, record))
-    masked, snapshot = await _snapshot(ctx, session, record_id)
-    await repo.add_version(
-        session,
-        {
-            "record_id": record_id,
-            "version": 1,
-            "change_kind": "created",
-            "reason": None,
-            "snapshot": snapshot,
-            "changed_by": principal.client_id,
-        },
-    )
-    await _feed(session, masked, "created")
-    await after_record_change(session, [unit_id], today=ctx.today(), actor=principal.client_id)
+    await _record_version(ctx, session, record_id, 1, "created", None, unit_id, principal)
     return await get_record(ctx, session, record_id, principal), True
 
 
@@ -247,20 +262,7 @@ async def correct_record(
         session, record_id, {**_columns(ctx, new), "version": version, "request_hash": fingerprint(new)}
     )
     await repo.link_persons(session, record_id, row.unit_id, _protected_persons(ctx, new))
-    masked, snapshot = await _snapshot(ctx, session, record_id)
-    await repo.add_version(
-        session,
-        {
-            "record_id": record_id,
-            "version": version,
-            "change_kind": "corrected",
-            "reason": correction.reason,
-            "snapshot": snapshot,
-            "changed_by": principal.client_id,
-        },
-    )
-    await _feed(session, masked, "corrected")
-    await after_record_change(session, [row.unit_id], today=ctx.today(), actor=principal.client_id)
+    await _record_version(ctx, session, record_id, version, "corrected", correction.reason, row.unit_id, principal)
     return await get_record(ctx, session, record_id, principal)
 
 
@@ -278,20 +280,7 @@ async def withdraw_record(
     version = row.version + 1
     body = {**row.body, "withdrawal": withdrawal.model_dump(mode="json")}
     await repo.update_record(session, record_id, {"state": "withdrawn", "version": version, "body": body})
-    masked, snapshot = await _snapshot(ctx, session, record_id)
-    await repo.add_version(
-        session,
-        {
-            "record_id": record_id,
-            "version": version,
-            "change_kind": "withdrawn",
-            "reason": withdrawal.reason,
-            "snapshot": snapshot,
-            "changed_by": principal.client_id,
-        },
-    )
-    await _feed(session, masked, "withdrawn")
-    await after_record_change(session, [row.unit_id], today=ctx.today(), actor=principal.client_id)
+    await _record_version(ctx, session, record_id, version, "withdrawn", withdrawal.reason, row.unit_id, principal)
     return await get_record(ctx, session, record_id, principal)
 
 
