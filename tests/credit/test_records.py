@@ -138,6 +138,9 @@ async def test_bad_records_name_the_field(client: httpx.AsyncClient, auth: Token
     r = await client.post("/v1/records", json=fire, headers=h)
     assert r.status_code == 422
     assert any(e["field"].endswith("details.deaths") for e in r.json()["errors"])
+    first_day = await client.post("/v1/records", json=penalty(uscc, decision_date="0001-01-01"), headers=h)
+    assert first_day.status_code == 422  # the driver would store the calendar's first day as -infinity
+    assert any(e["field"].endswith("decision_date") for e in first_day.json()["errors"])
     future = penalty(uscc, decision_date="2999-01-01")
     r = await client.post("/v1/records", json=future, headers=h)
     assert any(e["field"].endswith("decision_date") for e in r.json()["errors"])

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from services.credit.common.types import ShortText, UsccShape
+from services.credit.common.types import LegalDate, ShortText, UsccShape
 
 
 def _printable(value: object) -> object:
@@ -92,7 +92,7 @@ class MeasureApplied(_In):
 
 class FeedbackIn(_In):
     outcome: Literal["approved", "approved_with_conditions", "rejected", "withdrawn", "suspended"]
-    decided_on: dt.date = Field(description="Date of the approval decision (China Standard Time).")
+    decided_on: LegalDate = Field(description="Date of the approval decision (China Standard Time).")
     officer: Officer
     measures: list[MeasureApplied] = Field(default_factory=list, max_length=100)
     note: Annotated[str, Text, StringConstraints(max_length=2000)] | None = None

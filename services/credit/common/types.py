@@ -38,7 +38,20 @@ def _checked_citizen_id(value: str) -> str:
     return value
 
 
+# the database driver reads the calendar's first and last days as -infinity / infinity: keep legal
+# dates well inside a plausible range
+EARLIEST_DATE = dt.date(1800, 1, 1)
+LATEST_DATE = dt.date(2199, 12, 31)
+
+
+def _plausible(value: dt.date) -> dt.date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"date must lie between {EARLIEST_DATE} and {LATEST_DATE}")
+    return value
+
+
 def _not_future(value: dt.date) -> dt.date:
+    _plausible(value)
     if value > today_in_china():
         raise ValueError("date lies in the future (China Standard Time)")
     return value
@@ -67,6 +80,7 @@ CitizenId = Annotated[
     AfterValidator(_checked_citizen_id),
 ]
 PastDate = Annotated[dt.date, AfterValidator(_not_future)]
+LegalDate = Annotated[dt.date, AfterValidator(_plausible)]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
 IndustryCode = Annotated[str, StringConstraints(pattern=r"^[A-T](\d{2,4})?$")]
 

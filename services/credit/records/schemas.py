@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from services.credit.common.types import (
     CitizenId,
     DocumentNo,
+    LegalDate,
     LongText,
     Money,
     Name,
@@ -94,7 +95,7 @@ class FireIncidentDetails(_In):
 class MajorHazardDetails(_In):
     notice_document_no: DocumentNo
     hazard_description: LongText
-    rectification_deadline: dt.date
+    rectification_deadline: LegalDate
     found_unrectified_on: PastDate
 
     @model_validator(mode="after")
@@ -132,7 +133,7 @@ class PositiveDetails(_In):
     kind: Literal["commendation", "liability_insurance", "assessment_passed"]
     title: ShortText
     granted_by: ShortText
-    valid_until: dt.date | None = None
+    valid_until: LegalDate | None = None
 
 
 class ExternalListDetails(_In):
@@ -143,7 +144,7 @@ class ExternalListDetails(_In):
     source_department: ShortText
     external_id: ShortText
     listed_on: PastDate
-    listed_until: dt.date | None = None
+    listed_until: LegalDate | None = None
     reason: LongText
 
 
