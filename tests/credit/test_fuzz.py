@@ -28,6 +28,9 @@ ALL_SCOPES = (
     "listing:write",
 )
 schema = schemathesis.openapi.from_path(contract_path("credit"))
+# CI replays the same generated cases on every run (derandomize): a red build means a real change,
+# not a new draw. For wider exploration, run these tests locally with derandomize off and more
+# examples; every server error found that way becomes a fixed case here or a unit test.
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +45,7 @@ def seeded(live_credit: LiveCredit) -> LiveCredit:
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_contract_fuzz(case: schemathesis.Case, seeded: LiveCredit) -> None:
     case.call_and_validate(
         base_url=seeded.base_url,
@@ -87,7 +90,7 @@ def no_success_without_credentials(
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_contract_fuzz_without_credentials(case: schemathesis.Case, seeded: LiveCredit) -> None:
     case.call_and_validate(
         base_url=seeded.base_url,
@@ -97,7 +100,7 @@ def test_contract_fuzz_without_credentials(case: schemathesis.Case, seeded: Live
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_contract_fuzz_with_a_useless_scope(case: schemathesis.Case, seeded: LiveCredit) -> None:
     """A valid token holding only a scope no operation needs: nothing but the open paths answers 2xx."""
     case.call_and_validate(
