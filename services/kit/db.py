@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 NAMING_CONVENTION = {
@@ -63,3 +63,15 @@ async def transactional_session(factory: async_sessionmaker[AsyncSession]) -> As
             raise
         else:
             await session.commit()
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session's transaction, for COPY."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        # SQLAlchemy begins lazily, on its first statement: make sure ours run inside that transaction
+        await session.execute(text("SELECT 1"))
+    return driver

@@ -9,14 +9,40 @@ from sqlalchemy import Row, Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit.audit.models import AuditEntry, AuditSeal
+from services.kit.db import driver_connection
 
 _log = cast(Table, AuditEntry.__table__)
 _seals = cast(Table, AuditSeal.__table__)
 SEALER_LOCK = 0x5EA1_A0D1
 
 
+ENTRY_COLUMNS = (
+    "at",
+    "client_id",
+    "department",
+    "user_id",
+    "case_id",
+    "purpose",
+    "operation",
+    "method",
+    "path",
+    "status",
+    "subject_uscc",
+    "request_id",
+    "result_digest",
+    "row_hash",
+)
+
+
 async def append_many(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
-    await session.execute(insert(_log), entries)
+    """Entries by COPY, inside the session's transaction (the id and txid come from defaults)."""
+    apg = await driver_connection(session)
+    await apg.copy_records_to_table(
+        "audit_log",
+        schema_name="credit",
+        columns=ENTRY_COLUMNS,
+        records=[tuple(e.get(c) for c in ENTRY_COLUMNS) for e in entries],
+    )
 
 
 async def take_sealer_lock(session: AsyncSession) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit.units.models import Unit, UnitPerson
+from services.kit.db import driver_connection
 
 UNIT_COLUMNS = (
     "uscc",
@@ -112,18 +113,6 @@ async def list_page(
 
 INSERT_COLUMNS = (*UNIT_COLUMNS, "uscc_override_reason", "version", "content_hash", "updated_by")
 PERSON_COLUMNS = ("unit_id", "role", "name", "id_hash", "id_cipher", "id_masked", "current")
-
-
-async def driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session's transaction, for COPY."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    if not driver.is_in_transaction():
-        # SQLAlchemy begins lazily, on its first statement: make sure ours run inside that transaction
-        await session.execute(text("SELECT 1"))
-    return driver
 
 
 _COLUMN_TYPES = {
