@@ -95,7 +95,7 @@ async def _housekeeping_loop(app: FastAPI, ctx: CreditContext) -> None:
 
 def attach(app: FastAPI, ctx: CreditContext) -> None:
     app.state.ctx = ctx
-    writer = AuditWriter(ctx.sessions, ctx.audit)
+    writer = AuditWriter(ctx.engine.url.set(drivername="postgresql").render_as_string(hide_password=False), ctx.audit)
     app.state.audit_writer = writer
     app.state.audit_sink = writer.record
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials
 from fastapi.openapi.models import OAuthFlows as OAuthFlowsModel
-from fastapi.security import OAuth2, SecurityScopes
+from fastapi.security import OAuth2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit.context import CreditContext
@@ -61,12 +61,9 @@ async def get_session(ctx: ContextDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-async def authorised(
-    security_scopes: SecurityScopes,
-    request: Request,
-    ctx: ContextDep,
-    authorization: Annotated[str | None, Depends(oauth2)],
-) -> Principal:
+def authorise(request: Request, authorization: str | None, scopes: Sequence[str]) -> Principal:
+    """Verify the bearer token, refuse revoked clients, apply the rate limit, check the scopes."""
+    ctx: CreditContext = request.app.state.ctx
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise unauthorised("a bearer token is required")
@@ -83,7 +80,7 @@ async def authorised(
             f"too many requests from {principal.client_id}; retry later",
             headers={"Retry-After": str(int(wait))},
         )
-    for scope in security_scopes.scopes:
+    for scope in scopes:
         if not principal.has(scope):
             raise forbidden_scope(scope)
     user = header_text(request.headers.get("x-user-id"))
@@ -93,16 +90,21 @@ async def authorised(
     return principal
 
 
-PrincipalDep = Annotated[Principal, Security(authorised)]
+async def authenticated(request: Request, authorization: Annotated[str | None, Security(oauth2)]) -> Principal:
+    return authorise(request, authorization, ())
+
+
+PrincipalDep = Annotated[Principal, Depends(authenticated)]
 
 
 def require(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """`Annotated[Principal, Depends(require("units:read"))]`: authenticated and holding the scope;
-    the scope is named in the operation's security requirement of the contract."""
+    the scope is named in the operation's security requirement of the contract. One dependency
+    level only: this runs on every request."""
 
     # a default, not an Annotated string: the scope is a closure value the annotation could not resolve
-    async def holding(principal: Principal = Security(authorised, scopes=[scope])) -> Principal:
-        return principal
+    async def holding(request: Request, authorization: str | None = Security(oauth2, scopes=[scope])) -> Principal:
+        return authorise(request, authorization, (scope,))
 
     holding.__name__ = f"require_{scope.replace(':', '_')}"
     return holding

@@ -36,7 +36,10 @@ ENTRY_COLUMNS = (
 
 async def append_many(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
     """Entries by COPY, inside the session's transaction (the id and txid come from defaults)."""
-    apg = await driver_connection(session)
+    await copy_entries(await driver_connection(session), entries)
+
+
+async def copy_entries(apg: Any, entries: list[dict[str, Any]]) -> None:
     await apg.copy_records_to_table(
         "audit_log",
         schema_name="credit",

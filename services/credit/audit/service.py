@@ -10,6 +10,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.credit.audit import chain
@@ -44,10 +45,12 @@ class AuditWriter:
     (no answer leaves unaudited), but entries that arrive while a commit is in flight share the
     next one: one transaction per burst instead of one per request."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], keys: AuditKeys, *, max_batch: int = 1000) -> None:
-        self.sessions = sessions
+    def __init__(self, dsn: str, keys: AuditKeys, *, max_batch: int = 1000) -> None:
+        self.dsn = dsn
         self.keys = keys
         self.max_batch = max_batch
+        # one connection of its own: the writer is a single task, so it never needs more
+        self._conn: asyncpg.Connection | None = None
         self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -67,9 +70,7 @@ class AuditWriter:
             while self._pending:
                 batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
                 try:
-                    async with self.sessions() as session:
-                        await repo.append_many(session, [entry for entry, _ in batch])
-                        await session.commit()
+                    await self._write([entry for entry, _ in batch])
                 except Exception as exc:
                     for _, done in batch:
                         if not done.done():
@@ -79,7 +80,21 @@ class AuditWriter:
                         if not done.done():
                             done.set_result(None)
 
+    async def _write(self, entries: list[dict[str, Any]]) -> None:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self.dsn, server_settings={"application_name": "credit-audit"})
+        try:
+            async with self._conn.transaction():
+                await repo.copy_entries(self._conn, entries)
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+            await self._conn.close(timeout=1)
+            self._conn = None
+            raise
+
     async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close(timeout=2)
+            self._conn = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
