@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.credit.audit import chain
 from services.credit.audit.models import AuditEntry, AuditSeal
 from services.kit.db import driver_connection
 
@@ -16,22 +17,7 @@ _seals = cast(Table, AuditSeal.__table__)
 SEALER_LOCK = 0x5EA1_A0D1
 
 
-ENTRY_COLUMNS = (
-    "at",
-    "client_id",
-    "department",
-    "user_id",
-    "case_id",
-    "purpose",
-    "operation",
-    "method",
-    "path",
-    "status",
-    "subject_uscc",
-    "request_id",
-    "result_digest",
-    "row_hash",
-)
+ENTRY_COLUMNS = (*chain.ENTRY_FIELDS, "row_hash")
 
 
 async def append_many(session: AsyncSession, entries: list[dict[str, Any]]) -> None:

@@ -38,9 +38,5 @@ def version_mismatch(uscc: str, current: int) -> ProblemError:
     )
 
 
-def checksum_override_forbidden() -> ProblemError:
-    return ProblemError(403, "insufficient_scope", "overriding a USCC checksum needs the `units:override` scope")
-
-
 def duplicate_in_batch(first: int) -> FieldError:
     return FieldError(field="uscc", reason=f"the same USCC already appears at index {first} of this batch")

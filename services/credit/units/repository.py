@@ -195,7 +195,3 @@ async def record_unit_changes(session: AsyncSession, items: list[tuple[str, str,
             records=[("unit", u, u, op, v, "{}") for u, op, v in items],
             columns=("entity", "entity_id", "uscc", "operation", "version", "data"),
         )
-
-
-def unit_values_changed(old: Row[Any], new: dict[str, Any]) -> bool:
-    return any(getattr(old, c) != new.get(c) for c in UNIT_COLUMNS)
