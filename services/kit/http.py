@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import orjson
@@ -65,7 +64,6 @@ class RequestContextMiddleware:
                 break
         request_id = incoming if incoming and _REQUEST_ID_OK.match(incoming) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
-        scope["state"]["started"] = time.perf_counter()
         token = request_id_var.set(request_id)
 
         async def send_with_headers(message: Message) -> None:
