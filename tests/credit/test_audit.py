@@ -78,8 +78,12 @@ async def test_refused_requests_are_audited(client: httpx.AsyncClient, auth: Tok
     case = "refusal-audit-case"
     await client.get("/v1/units", headers={"X-Case-Id": case})
     await client.get("/v1/units", headers={**auth("records:read"), "X-Case-Id": case})
-    too_large = {**auth("units:write"), "X-Case-Id": case, "content-type": "application/json",
-                 "content-length": str(64 * 1024 * 1024)}
+    too_large = {
+        **auth("units:write"),
+        "X-Case-Id": case,
+        "content-type": "application/json",
+        "content-length": str(64 * 1024 * 1024),
+    }
     await client.post("/v1/units", content=b"{}", headers=too_large)
     statuses = [row[5] for row in _entries(credit_db_url, case)]
     assert statuses == [401, 403, 413]
@@ -264,3 +268,29 @@ async def test_revoked_client_is_refused_after_one_housekeeping_pass(
         data={"grant_type": "client_credentials", "client_id": "to-be-revoked", "client_secret": secret},
     )
     assert again.status_code == 401
+
+
+async def test_audit_writer_refuses_rather_than_hangs_when_stopping(credit_ctx: CreditContext) -> None:
+    from services.credit.audit.service import AuditWriter
+
+    writer = AuditWriter("postgresql://nobody@127.0.0.1:1/none", credit_ctx.audit)  # nothing listens there
+    entry = {
+        "client_id": "c",
+        "department": "d",
+        "operation": "get_unit",
+        "method": "GET",
+        "path": "/v1/units/x",
+        "status": 200,
+        "request_id": "r",
+        "result_digest": "00",
+    }
+    with pytest.raises(OSError):
+        await writer.record(entry)
+    waiting = asyncio.ensure_future(writer.record(entry))  # arrives while the writer stops
+    await writer.close()
+    done, _ = await asyncio.wait({waiting}, timeout=5)
+    assert waiting in done, "an answer waiting for its audit entry hung after close()"
+    with pytest.raises(RuntimeError, match="stopping"):
+        waiting.result()
+    with pytest.raises(RuntimeError, match="stopping"):
+        await writer.record(entry)

@@ -40,6 +40,9 @@ async def record(sessions: async_sessionmaker[AsyncSession], keys: AuditKeys, en
         await session.commit()
 
 
+_STOPPING = "the service is stopping; the audit entry was not stored"
+
+
 class AuditWriter:
     """Group commit for the audit trail. Each caller still waits until its own entry is committed
     (no answer leaves unaudited), but entries that arrive while a commit is in flight share the
@@ -54,8 +57,11 @@ class AuditWriter:
         self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def record(self, entry: dict[str, Any]) -> None:
+        if self._closed:
+            raise RuntimeError(_STOPPING)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((prepared(self.keys, entry), done))
         self._wake.set()
@@ -71,6 +77,11 @@ class AuditWriter:
                 batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
                 try:
                     await self._write([entry for entry, _ in batch])
+                except asyncio.CancelledError:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(RuntimeError(_STOPPING))
+                    raise
                 except Exception as exc:
                     for _, done in batch:
                         if not done.done():
@@ -92,13 +103,22 @@ class AuditWriter:
             raise
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close(timeout=2)
-            self._conn = None
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # answers still waiting for their entry are refused rather than left hanging
+        self._fail_pending()
+        if self._conn is not None:
+            await self._conn.close(timeout=2)
+            self._conn = None
+
+    def _fail_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        for _, done in pending:
+            if not done.done():
+                done.set_exception(RuntimeError(_STOPPING))
 
 
 async def seal(session: AsyncSession, keys: AuditKeys) -> int:
