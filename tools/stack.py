@@ -73,7 +73,7 @@ def _run_services(
         }
         subprocess.run([str(sharing_cli), "migrate"], env=sharing_env, check=True)
         procs.append(subprocess.Popen([str(sharing_cli), "serve", "--port", str(args.sharing_port)], env=sharing_env))
-        _wait(f"http://127.0.0.1:{args.sharing_port}/healthz")
+        _wait(f"http://127.0.0.1:{args.sharing_port}/readyz")
         print(f"sharing API  {'http://127.0.0.1:' + str(args.sharing_port)}/docs")
     print(
         f"""

@@ -90,14 +90,14 @@ def test_contracts_are_current() -> None:
 async def test_ready_only_at_the_migration_head_and_docs_served_locally(sharing_db: str) -> None:
     verifier, _ = verifier_and_tokens()
     app = create_app(SharingSettings(database_url=sharing_db), database_url=sharing_db, verifier=verifier)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sharing") as client:
-            ready = await client.get("/readyz")
-            assert ready.status_code == 200, ready.text
-            assert ready.json()["migration"] == app.state.expected_revision
-            app.state.expected_revision = "a-revision-not-yet-applied"
-            pending = await client.get("/readyz")
-            assert pending.status_code == 503
-            assert pending.json()["code"] == "migrations_pending"
-            docs = await client.get("/docs")
-            assert "/docs-assets/swagger-ui-bundle.js" in docs.text
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["migration"] == app.state.expected_revision
+        app.state.expected_revision = "a-revision-not-yet-applied"
+        pending = await client.get("/readyz")
+        assert pending.status_code == 503
+        assert pending.json()["code"] == "migrations_pending"
+        docs = await client.get("/docs")
+        assert "/docs-assets/swagger-ui-bundle.js" in docs.text
