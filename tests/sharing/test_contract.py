@@ -13,3 +13,13 @@ def test_app_serves_the_committed_contract() -> None:
         "the app's OpenAPI differs from contracts/sharing/v1/openapi.json; review the change, then run "
         "`python -m tools.contract export sharing`"
     )
+
+
+def test_contract_is_compatible_with_released_versions() -> None:
+    from tools.contract import incompatibilities
+
+    committed = json.loads(contract_path("sharing").read_text(encoding="utf-8"))
+    released = sorted((contract_path("sharing").parent / "released").glob("*.json"))
+    assert released, "at least the first release is frozen in contracts/sharing/v1/released/"
+    for path in released:
+        assert incompatibilities(json.loads(path.read_text(encoding="utf-8")), committed) == [], path.name
