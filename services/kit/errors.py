@@ -86,6 +86,34 @@ def field_problem(status: int, code: str, field: str, reason: str) -> ProblemErr
     return ProblemError(status, code, reason, errors=[FieldError(field=field, reason=reason)])
 
 
+def problem_body(
+    status: int,
+    code: str,
+    detail: str | None = None,
+    *,
+    errors: Sequence[FieldError] = (),
+    instance: str | None = None,
+    request_id: str | None = None,
+    existing: str | None = None,
+) -> bytes:
+    body: dict[str, Any] = {
+        "type": f"https://errors.fire-credit.yanbian.gov.cn/{code}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "code": code,
+        "errors": [e.model_dump() for e in errors],
+    }
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    if request_id:
+        body["request_id"] = request_id
+    if existing:
+        body["existing"] = existing
+    return orjson.dumps(body)
+
+
 def problem_response(
     request: Request | None,
     status: int,
@@ -96,23 +124,16 @@ def problem_response(
     existing: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    request_id = getattr(request.state, "request_id", None) if request is not None else None
-    body: dict[str, Any] = {
-        "type": f"https://errors.fire-credit.yanbian.gov.cn/{code}",
-        "title": _TITLES.get(status, "Error"),
-        "status": status,
-        "code": code,
-        "errors": [e.model_dump() for e in errors],
-    }
-    if detail:
-        body["detail"] = detail
-    if request is not None:
-        body["instance"] = request.url.path
-    if request_id:
-        body["request_id"] = request_id
-    if existing:
-        body["existing"] = existing
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+    body = problem_body(
+        status,
+        code,
+        detail,
+        errors=errors,
+        instance=request.url.path if request is not None else None,
+        request_id=getattr(request.state, "request_id", None) if request is not None else None,
+        existing=existing,
+    )
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def _loc_to_field(loc: Sequence[Any]) -> str:

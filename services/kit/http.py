@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.kit.errors import PROBLEM_MEDIA_TYPE, FieldError, ProblemError
+from services.kit.errors import PROBLEM_MEDIA_TYPE, FieldError, ProblemError, problem_body
 from services.kit.ids import new_request_id
 from services.kit.logs import request_id_var
 
@@ -29,20 +29,6 @@ class OrjsonResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
-
-
-def _problem_bytes(status: int, code: str, detail: str, request_id: str) -> bytes:
-    return orjson.dumps(
-        {
-            "type": f"https://errors.fire-credit.yanbian.gov.cn/{code}",
-            "title": "Content too large" if status == 413 else "Bad request",
-            "status": status,
-            "code": code,
-            "detail": detail,
-            "request_id": request_id,
-            "errors": [{"field": "body", "reason": detail}],
-        }
-    )
 
 
 class RequestContextMiddleware:
@@ -105,7 +91,10 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
     async def _too_large(self, send: Send, request_id: str) -> None:
-        body = _problem_bytes(413, "body_too_large", f"request body exceeds {self.max_body_bytes} bytes", request_id)
+        detail = f"request body exceeds {self.max_body_bytes} bytes"
+        body = problem_body(
+            413, "body_too_large", detail, errors=[FieldError(field="body", reason=detail)], request_id=request_id
+        )
         await send(
             {
                 "type": "http.response.start",
