@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, insert, select, text
+from sqlalchemy import Row, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit.audit import chain
@@ -46,7 +46,7 @@ async def last_seal(session: AsyncSession) -> Any:
 
 _PENDING = text(
     """
-    SELECT * FROM credit.audit_log
+    SELECT id, txid, row_hash FROM credit.audit_log
     WHERE (txid, id) > (CAST(:txid AS xid8), :id)
       AND txid < pg_snapshot_xmin(pg_current_snapshot())
     ORDER BY txid, id
@@ -60,9 +60,18 @@ async def pending(session: AsyncSession, *, txid: int, entry_id: int, limit: int
     return (await session.execute(_PENDING, {"txid": txid, "id": entry_id, "limit": limit})).all()
 
 
+SEAL_COLUMNS = ("position", "audit_id", "audit_txid", "chain_hash", "algorithm")
+
+
 async def add_seals(session: AsyncSession, seals: list[dict[str, Any]]) -> None:
     if seals:
-        await session.execute(insert(_seals), seals)
+        apg = await driver_connection(session)
+        await apg.copy_records_to_table(
+            "audit_seals",
+            schema_name="credit",
+            columns=SEAL_COLUMNS,
+            records=[tuple(s[c] for c in SEAL_COLUMNS) for s in seals],
+        )
 
 
 async def seals_with_entries(session: AsyncSession, *, after_position: int, limit: int) -> Sequence[Row[Any]]:

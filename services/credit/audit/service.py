@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.credit.audit import chain
 from services.credit.audit import repository as repo
 
-SEAL_BATCH = 5000
+# small batches: the sealer runs inside a serving process and must not hold its event loop for long
+SEAL_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ async def seal(session: AsyncSession, keys: AuditKeys) -> int:
             txid, entry_id = int(row.txid), row.id
         await repo.add_seals(session, seals)
         sealed += len(seals)
+        await asyncio.sleep(0)  # let waiting requests run between batches
 
 
 @dataclass
