@@ -30,26 +30,18 @@ _units = cast(Table, Unit.__table__)
 _persons = cast(Table, UnitPerson.__table__)
 
 
-def _persons_json() -> Any:
+def _persons_json(*, for_answer: bool) -> Any:
+    """Current persons as JSON: what an answer shows (mask, ciphertext), or only what the writer
+    compares (the match hash), so a 10,000-unit upsert does not encode ciphertexts it never reads."""
+    fields: list[Any] = ["id", _persons.c.id, "role", _persons.c.role, "name", _persons.c.name]
+    if for_answer:
+        fields += ["masked", _persons.c.id_masked, "cipher", func.encode(_persons.c.id_cipher, "base64")]
+    else:
+        fields += ["hash", func.encode(_persons.c.id_hash, "hex")]
     return (
         select(
             func.coalesce(
-                func.jsonb_agg(
-                    func.jsonb_build_object(
-                        "id",
-                        _persons.c.id,
-                        "role",
-                        _persons.c.role,
-                        "name",
-                        _persons.c.name,
-                        "masked",
-                        _persons.c.id_masked,
-                        "cipher",
-                        func.encode(_persons.c.id_cipher, "base64"),
-                        "hash",
-                        func.encode(_persons.c.id_hash, "hex"),
-                    )
-                ).filter(_persons.c.current),
+                func.jsonb_agg(func.jsonb_build_object(*fields)).filter(_persons.c.current),
                 text("'[]'::jsonb"),
             )
         )
@@ -70,8 +62,8 @@ FROM credit.units u WHERE u.uscc = $1
 """
 
 
-def _unit_select() -> Any:
-    return select(_units, _persons_json(), func.now().label("as_of"))
+def _unit_select(*, for_answer: bool = True) -> Any:
+    return select(_units, _persons_json(for_answer=for_answer), func.now().label("as_of"))
 
 
 async def get_by_uscc(session: AsyncSession, uscc: str) -> Row[Any] | None:
@@ -80,7 +72,9 @@ async def get_by_uscc(session: AsyncSession, uscc: str) -> Row[Any] | None:
 
 async def lock_many(session: AsyncSession, usccs: Sequence[str]) -> dict[str, Row[Any]]:
     rows = await session.execute(
-        _unit_select().where(_units.c.uscc == func.any(bindparam("usccs", list(usccs)))).with_for_update(of=_units)
+        _unit_select(for_answer=False)
+        .where(_units.c.uscc == func.any(bindparam("usccs", list(usccs))))
+        .with_for_update(of=_units)
     )
     return {r.uscc: r for r in rows}
 
