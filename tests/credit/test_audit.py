@@ -122,10 +122,9 @@ def _superuser(url: str, sql: str, *params: object) -> None:
 
 async def test_chain_detects_edit_delete_and_reorder(audit_ctx: tuple[CreditContext, str]) -> None:
     ctx, url = audit_ctx
+    writer = audit.AuditWriter(url, ctx.audit)
     for n in range(6):
-        await audit.record(
-            ctx.sessions,
-            ctx.audit,
+        await writer.record(
             {
                 "client_id": "bank-regulator",
                 "department": "yanbian-pboc",
@@ -141,6 +140,7 @@ async def test_chain_detects_edit_delete_and_reorder(audit_ctx: tuple[CreditCont
                 "result_digest": f"{n:064x}",
             },
         )
+    await writer.close()
     intact = await _verify(ctx)
     assert intact.intact, intact.problems
     assert intact.checked == 6

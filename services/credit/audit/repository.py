@@ -20,11 +20,6 @@ SEALER_LOCK = 0x5EA1_A0D1
 ENTRY_COLUMNS = (*chain.ENTRY_FIELDS, "row_hash")
 
 
-async def append_many(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
-    """Entries by COPY, inside the session's transaction (the id and txid come from defaults)."""
-    await copy_entries(await driver_connection(session), entries)
-
-
 async def copy_entries(apg: Any, entries: list[dict[str, Any]]) -> None:
     await apg.copy_records_to_table(
         "audit_log",

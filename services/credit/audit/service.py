@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit.audit import chain
 from services.credit.audit import repository as repo
@@ -32,13 +32,6 @@ def prepared(keys: AuditKeys, entry: dict[str, Any]) -> dict[str, Any]:
         entry[name] = chain.clip_and_mask(entry.get(name))
     entry["row_hash"] = chain.entry_hash(keys.algorithm, entry)
     return entry
-
-
-async def record(sessions: async_sessionmaker[AsyncSession], keys: AuditKeys, entry: dict[str, Any]) -> None:
-    """One entry in its own short transaction (the request's own may have rolled back)."""
-    async with sessions() as session:
-        await repo.append_many(session, [prepared(keys, entry)])
-        await session.commit()
 
 
 _STOPPING = "the service is stopping; the audit entry was not stored"
