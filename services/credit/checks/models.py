@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Date,
@@ -45,7 +46,8 @@ class Check(Base):
     hit: Mapped[bool] = mapped_column(Boolean)
     check_date: Mapped[dt.date] = mapped_column(Date)
     feedback_due: Mapped[dt.date] = mapped_column(Date)
-    answer: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # json, not jsonb: the exact bytes answered (answer_hash is their SHA-256)
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)
     answer_hash: Mapped[str] = mapped_column(Text)
     policy_version: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -58,7 +58,7 @@ CHECK_COLUMNS = (
 )
 _INSERT = (  # column names are constants
     f"INSERT INTO credit.checks ({', '.join(CHECK_COLUMNS)}) VALUES "  # noqa: S608
-    f"({', '.join(f'${i}' + ('::jsonb' if c == 'answer' else '') for i, c in enumerate(CHECK_COLUMNS, 1))})"
+    f"({', '.join(f'${i}' + ('::json' if c == 'answer' else '') for i, c in enumerate(CHECK_COLUMNS, 1))})"
 )
 
 
