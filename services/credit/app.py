@@ -13,6 +13,8 @@ from fastapi.openapi.utils import get_openapi
 from services.credit.audit.service import AuditKeys, AuditWriter, seal
 from services.credit.changes.endpoints import router as changes_router
 from services.credit.checks.api import ROUTERS as CHECK_ROUTERS
+from services.credit.checks.endpoints import batch_check_hot, create_check_hot
+from services.credit.checks.endpoints import router as checks_router
 from services.credit.clients.endpoints import router as clients_router
 from services.credit.clients.service import revoked_client_ids
 from services.credit.common.pool import close_pool
@@ -21,6 +23,7 @@ from services.credit.health import router as health_router
 from services.credit.policy.model import load_policy
 from services.credit.records.endpoints import router as records_router
 from services.credit.settings import CreditSettings
+from services.credit.units.endpoints import get_unit_hot
 from services.credit.units.endpoints import router as units_router
 from services.credit.units.schemas import BulkUpsertIn
 from services.kit.audit import AuditMiddleware
@@ -28,6 +31,7 @@ from services.kit.auth import TokenService, ensure_dev_keyset, load_keyset
 from services.kit.db import make_engine, make_sessionmaker
 from services.kit.docs import install_docs
 from services.kit.errors import add_component_schemas, document_problems, install_problem_handlers
+from services.kit.hotpath import HotPath, HotRoute, find_route
 from services.kit.http import OrjsonResponse, RequestContextMiddleware
 from services.kit.logs import configure_logging
 from services.kit.migrate import head_revision
@@ -135,6 +139,8 @@ def create_app(settings: CreditSettings | None = None, *, context: CreditContext
     app.state.revoked_clients = set()
     # the audit is outermost so that answers the request context gives itself (413) are audited
     # too; it reads the request id that the request context puts into the shared scope state
+    if settings.hot_path:
+        app.add_middleware(HotPath, routes=hot_routes())
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware, algorithm=settings.audit_algorithm)
     install_problem_handlers(app)
@@ -145,6 +151,15 @@ def create_app(settings: CreditSettings | None = None, *, context: CreditContext
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def hot_routes() -> list[HotRoute]:
+    """The operations that carry the traffic (docs/checks.md, figures)."""
+    return [
+        HotRoute("GET", "/v1/units/{uscc}", find_route(units_router.routes, "get_unit"), get_unit_hot),
+        HotRoute("POST", "/v1/credit-checks", find_route(checks_router.routes, "create_check"), create_check_hot),
+        HotRoute("POST", "/v1/credit-checks:batch", find_route(checks_router.routes, "batch_check"), batch_check_hot),
+    ]
 
 
 def _openapi(app: FastAPI) -> dict[str, object]:

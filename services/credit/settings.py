@@ -34,6 +34,10 @@ class CreditSettings(BaseSettings):
     token_lifetime_seconds: int = Field(default=900, ge=60, le=86_400)
     policy_file: pathlib.Path = DEFAULT_POLICY_FILE
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    hot_path: bool = Field(
+        default=True,
+        description="serve the unit read and the credit checks without the framework's routing (same answers)",
+    )
     db_pool_size: int = Field(default=10, ge=1, le=200)
     log_level: str = "INFO"
 

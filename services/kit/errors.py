@@ -152,31 +152,37 @@ def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
     return out
 
 
+def problem_for(request: Request, exc: ProblemError) -> Response:
+    return problem_response(
+        request, exc.status, exc.code, exc.detail, errors=exc.errors, existing=exc.existing, headers=exc.headers
+    )
+
+
+def validation_problem(request: Request, exc: RequestValidationError) -> Response:
+    errors = _validation_errors(exc)
+    first = errors[0].field if errors else "body"
+    return problem_response(request, 422, "invalid_input", f"invalid input at {first}", errors=errors)
+
+
+def http_problem(request: Request, exc: StarletteHTTPException) -> Response:
+    code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    errors = [FieldError(field="body", reason=detail or "unreadable body")] if exc.status_code == 400 else []
+    return problem_response(request, exc.status_code, code, detail, errors=errors, headers=exc.headers)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ProblemError)
-        return problem_response(
-            request,
-            exc.status,
-            exc.code,
-            exc.detail,
-            errors=exc.errors,
-            existing=exc.existing,
-            headers=exc.headers,
-        )
+        return problem_for(request, exc)
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        errors = _validation_errors(exc)
-        first = errors[0].field if errors else "body"
-        return problem_response(request, 422, "invalid_input", f"invalid input at {first}", errors=errors)
+        return validation_problem(request, exc)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        detail = exc.detail if isinstance(exc.detail, str) else None
-        errors = [FieldError(field="body", reason=detail or "unreadable body")] if exc.status_code == 400 else []
-        return problem_response(request, exc.status_code, code, detail, errors=errors, headers=exc.headers)
+        return http_problem(request, exc)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         _log.exception("unhandled error", extra={"path": request.url.path})

@@ -4,6 +4,7 @@ process, made lazily."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from services.credit.deps import ContextDep
 _lock = asyncio.Lock()
 
 
-async def _pool(request: Request, ctx: ContextDep) -> asyncpg.Pool:
+async def read_pool(request: Request, ctx: ContextDep) -> asyncpg.Pool:
     pool: asyncpg.Pool | None = getattr(request.app.state, "check_pool", None)
     if pool is None:
         async with _lock:
@@ -43,12 +44,26 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 
 
 async def get_check_conn(request: Request, ctx: ContextDep) -> AsyncIterator[asyncpg.Connection]:
-    pool = await _pool(request, ctx)
+    pool = await read_pool(request, ctx)
     async with pool.acquire() as conn:
         yield conn  # type: ignore[misc]  # a pool proxy behaves as the connection
 
 
 CheckConn = Annotated[asyncpg.Connection, Depends(get_check_conn)]
+
+
+@contextlib.asynccontextmanager
+async def read_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    """`CheckConn` for the hot path, which resolves dependencies by hand: the read pool's
+    connection, or whatever the application's dependency overrides put in its place."""
+    override = request.app.dependency_overrides.get(get_check_conn)
+    if override is not None:
+        async with contextlib.asynccontextmanager(override)() as conn:
+            yield conn
+        return
+    pool = await read_pool(request, request.app.state.ctx)
+    async with pool.acquire() as conn:
+        yield conn  # type: ignore[misc]  # a pool proxy behaves as the connection
 
 
 async def close_pool(state: object) -> None:

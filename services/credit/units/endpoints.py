@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from services.credit.common.http import etag_header, json_body, parse_if_match
 from services.credit.common.idempotency import StoredAnswer, remember, request_fingerprint, reserve
-from services.credit.common.pool import CheckConn
-from services.credit.deps import ContextDep, SessionDep, require
+from services.credit.common.pool import CheckConn, read_connection
+from services.credit.context import CreditContext
+from services.credit.deps import ContextDep, SessionDep, authorise, require
 from services.credit.units import repository as repo
 from services.credit.units import service
 from services.credit.units.errors import unit_not_found
@@ -57,13 +58,22 @@ PathUscc = Annotated[str, Depends(_uscc_param)]
     responses=problem_responses(401, 403, 404, 422),
     summary="One unit with its responsible persons",
 )
-async def get_unit(uscc: PathUscc, ctx: ContextDep, conn: CheckConn, principal: ReadUnits) -> Response:
+async def get_unit(principal: ReadUnits, uscc: PathUscc, ctx: ContextDep, conn: CheckConn) -> Response:
     # the hot read: one prepared statement on the read pool, no ORM session, no transaction
     row = await conn.fetchrow(repo.UNIT_BY_USCC, uscc)
     if row is None:
         raise unit_not_found(uscc)
     unit = service.unit_answer(ctx, row, principal)
     return OrjsonResponse(unit, headers=etag_header(unit["version"]))
+
+
+async def get_unit_hot(request: Request, uscc: str) -> Response:
+    """`get_unit` on the hot path (services/kit/hotpath.py): its dependencies in their order."""
+    principal = authorise(request, request.headers.get("authorization"), ("units:read",))
+    code = await _uscc_param(uscc)
+    ctx: CreditContext = request.app.state.ctx
+    async with read_connection(request) as conn:
+        return await get_unit(principal, code, ctx, conn)
 
 
 @router.post(
