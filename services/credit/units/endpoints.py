@@ -10,8 +10,8 @@ from services.credit.common.idempotency import StoredAnswer, remember, request_f
 from services.credit.common.pool import CheckConn, read_connection
 from services.credit.context import CreditContext
 from services.credit.deps import ContextDep, SessionDep, authorise, require
+from services.credit.units import importer, service
 from services.credit.units import repository as repo
-from services.credit.units import service
 from services.credit.units.errors import unit_not_found
 from services.credit.units.schemas import (
     BULK_MAX_ITEMS,
@@ -218,3 +218,23 @@ async def bulk_upsert(request: Request, ctx: ContextDep, session: SessionDep, pr
         )
     result = await service.bulk_upsert(ctx, session, items, principal)
     return Response(orjson.dumps(result.model_dump(mode="json")), media_type="application/json")
+
+
+@router.post(
+    ":import",
+    response_model=BulkUpsertOut,
+    responses=problem_responses(400, 401, 403, 413, 415, 422),
+    summary=f"Create or update up to {importer.IMPORT_MAX_ITEMS} units in one set-based write (nightly loads)",
+    description=(
+        "The same items and the same per-item answers as `:bulk-upsert` (created / updated / unchanged / "
+        "rejected with field errors; idempotent), in batches of up to "
+        f"{importer.IMPORT_MAX_ITEMS} and written set-based: meant for system clients' nightly loads."
+    ),
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": importer.IMPORT_BODY_SCHEMA}}}
+    },
+)
+async def import_units(request: Request, ctx: ContextDep, session: SessionDep, principal: WriteUnits) -> Response:
+    items = importer.envelope_items(await json_body(request))
+    answer = await importer.import_units(ctx, session, items, principal)
+    return Response(orjson.dumps(answer), media_type="application/json")

@@ -189,3 +189,70 @@ async def record_unit_changes(session: AsyncSession, items: list[tuple[str, str,
             records=[("unit", u, u, op, v, "{}") for u, op, v in items],
             columns=("entity", "entity_id", "uscc", "operation", "version", "data"),
         )
+
+
+# ---------------------------------------------------------------------------- the import path
+# `POST /v1/units:import` (services/credit/units/importer.py): every statement is one round trip for
+# the whole batch, on the asyncpg connection under the session's transaction; columns travel as
+# binary array parameters and `unnest` turns them back into rows (no per-row statements).
+
+# built once from the column constants above, never from input
+LOCK_FOR_IMPORT = (
+    f"SELECT u.id, {', '.join('u.' + c for c in UNIT_COLUMNS)}, u.uscc_override_reason, u.version,"  # noqa: S608
+    " u.content_hash, (SELECT json_agg(json_build_array(p.role, p.name, encode(p.id_hash, 'hex')))::text"
+    " FROM credit.unit_persons p WHERE p.unit_id = u.id AND p.current) AS persons"
+    " FROM credit.units u WHERE u.uscc = ANY($1::text[]) ORDER BY u.uscc FOR UPDATE OF u"
+)
+
+UPDATE_COLUMNS = (*UNIT_COLUMNS, "uscc_override_reason", "version", "content_hash", "updated_by")
+
+_UPDATE_UNITS = (
+    "UPDATE credit.units u SET "  # noqa: S608
+    + ", ".join(f"{c} = v.{c}" for c in UPDATE_COLUMNS)
+    + ", updated_at = now() FROM unnest($1::bigint[], "
+    + ", ".join(f"${i}::{_COLUMN_TYPES.get(c, 'text')}[]" for i, c in enumerate(UPDATE_COLUMNS, start=2))
+    + f") AS v(id, {', '.join(UPDATE_COLUMNS)}) WHERE u.id = v.id"
+)
+
+_RETIRE_PERSONS = "UPDATE credit.unit_persons SET current = false WHERE unit_id = ANY($1::bigint[]) AND current"
+_UPSERT_PERSONS = (
+    "INSERT INTO credit.unit_persons (unit_id, role, name, id_hash, id_cipher, id_masked, current)"
+    " SELECT u, r, n, h, c, m, true FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[],"
+    " $6::text[]) AS v(u, r, n, h, c, m)"
+    " ON CONFLICT (unit_id, role, id_hash) DO UPDATE SET name = excluded.name, current = true"
+)
+
+
+async def lock_for_import(session: AsyncSession, usccs: list[str]) -> dict[str, Any]:
+    """The stored units among `usccs`, locked (in USCC order, so concurrent batches do not deadlock),
+    with their current persons as (role, name, match hash hex)."""
+    apg = await driver_connection(session)
+    rows = await apg.fetch(LOCK_FOR_IMPORT, usccs)
+    return {r["uscc"]: r for r in rows}
+
+
+async def update_units_set(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Each row carries `b_id` (the unit, locked by the caller) and every column of UPDATE_COLUMNS."""
+    if not rows:
+        return
+    apg = await driver_connection(session)
+    await apg.execute(_UPDATE_UNITS, [r["b_id"] for r in rows], *([r[c] for r in rows] for c in UPDATE_COLUMNS))
+
+
+async def replace_persons_set(session: AsyncSession, by_unit: dict[int, list[dict[str, Any]]]) -> None:
+    """The given persons become the units' current ones; the others stay, no longer current."""
+    if not by_unit:
+        return
+    apg = await driver_connection(session)
+    await apg.execute(_RETIRE_PERSONS, list(by_unit))
+    flat = [(uid, p) for uid, persons in by_unit.items() for p in persons]
+    if flat:
+        await apg.execute(
+            _UPSERT_PERSONS,
+            [u for u, _ in flat],
+            [p["role"] for _, p in flat],
+            [p["name"] for _, p in flat],
+            [p["id_hash"] for _, p in flat],
+            [p["id_cipher"] for _, p in flat],
+            [p["id_masked"] for _, p in flat],
+        )

@@ -38,12 +38,17 @@ _unit_adapter: TypeAdapter[UnitIn] = TypeAdapter(UnitIn)
 
 
 def check_uscc(unit: UnitIn, principal: Principal, *, field: str = "uscc") -> FieldError | None:
-    problem = uscc_problem(unit.uscc)
+    return uscc_error(unit.uscc, unit.uscc_override is not None, principal, field=field)
+
+
+def uscc_error(uscc: str, overridden: bool, principal: Principal, *, field: str = "uscc") -> FieldError | None:
+    """A normalised USCC's problem for this writer; a checksum-only problem may be overridden."""
+    problem = uscc_problem(uscc)
     if problem is None:
         return None
     if not problem.checksum_only:
         return FieldError(field=field, reason=f"not a valid USCC: {problem.reason}")
-    if unit.uscc_override is None:
+    if not overridden:
         return FieldError(field=field, reason=f"not a valid USCC: {problem.reason} (an authorised client may override)")
     if not principal.has("units:override"):
         return FieldError(

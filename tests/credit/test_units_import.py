@@ -1,0 +1,280 @@
+"""`POST /v1/units:import`: the set-based bulk path answers exactly as `:bulk-upsert` does (per item,
+idempotent, same rejections), writes the same rows, change-feed entries and audit entry, and
+refuses bad envelopes with problem+json, never a 500."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.credit.units.importer import IMPORT_MAX_ITEMS, _by_model, fast_accept
+from tests.credit.conftest import TokenFactory
+from tests.credit.factories import citizen_id, new_uscc, unit_body
+
+PROBLEM = "application/problem+json"
+IMPORT = "/v1/units:import"
+
+
+async def _feed(db: AsyncConnection, uscc: str) -> list[tuple[str, int]]:
+    rows = await db.execute(
+        text("SELECT operation, version FROM credit.changes WHERE entity = 'unit' AND uscc = :u ORDER BY id"),
+        {"u": uscc},
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+async def _stored(db: AsyncConnection, uscc: str) -> dict[str, Any]:
+    row = (
+        await db.execute(
+            text(
+                "SELECT name, address, fire_class, industry_code, established_on, version, content_hash,"
+                " (SELECT array_agg(p.name ORDER BY p.name) FROM credit.unit_persons p"
+                "  WHERE p.unit_id = u.id AND p.current) AS persons"
+                " FROM credit.units u WHERE uscc = :u"
+            ),
+            {"u": uscc},
+        )
+    ).one()
+    return dict(row._mapping)
+
+
+async def test_mixed_batch_is_answered_per_item(
+    client: httpx.AsyncClient, auth: TokenFactory, db_conn: AsyncConnection
+) -> None:
+    h = auth("units:write", "units:read")
+    existing = unit_body()
+    same = unit_body()
+    for body in (existing, same):
+        assert (await client.post("/v1/units", json=body, headers=h)).status_code == 201
+    fresh = unit_body(name="敦化市雁鸣湖宾馆", persons=None)
+    changed = dict(existing, address="延吉市河南街1号")
+    good_code = new_uscc()
+    bad_checksum = unit_body(uscc=good_code[:17] + ("0" if good_code[17] != "0" else "1"))
+    items = [fresh, changed, same, {"uscc": "91222401MA0000000X", "name": "x"}, dict(fresh), bad_checksum]
+    answer = await client.post(IMPORT, json={"items": items}, headers=h)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    outcomes = [r["outcome"] for r in body["results"]]
+    assert outcomes == ["created", "updated", "unchanged", "rejected", "rejected", "rejected"]
+    assert [r["index"] for r in body["results"]] == list(range(6))
+    assert body["counts"] == {"created": 1, "updated": 1, "unchanged": 1, "rejected": 3}
+    assert [r["version"] for r in body["results"][:3]] == [1, 2, 1]
+    assert "unit_type" in {e["field"] for e in body["results"][3]["errors"]}
+    assert "index 0" in body["results"][4]["errors"][0]["reason"]
+    assert body["results"][5]["errors"][0]["field"] == "uscc"
+    assert body["as_of"]
+    # the rows, persons and change feed the existing path writes
+    assert await _feed(db_conn, fresh["uscc"]) == [("created", 1)]
+    assert await _feed(db_conn, existing["uscc"]) == [("created", 1), ("updated", 2)]
+    assert await _feed(db_conn, same["uscc"]) == [("created", 1)]
+    stored = await _stored(db_conn, existing["uscc"])
+    assert (stored["address"], stored["version"], stored["persons"]) == ("延吉市河南街1号", 2, ["金哲洙"])
+    assert (await _stored(db_conn, fresh["uscc"]))["fire_class"] == "key_unit"
+    got = await client.get(f"/v1/units/{existing['uscc']}", headers=auth("units:read", "pii:read"))
+    assert got.json()["persons"][0]["citizen_id"] == citizen_id()
+
+
+async def test_same_answers_and_rows_as_bulk_upsert(
+    client: httpx.AsyncClient, auth: TokenFactory, db_conn: AsyncConnection
+) -> None:
+    """Both operations agree on what is valid, on every rejection's field and reason, and on content
+    hashes: a batch written by one is `unchanged` for the other."""
+    h = auth("units:write")
+    rng = random.Random(7)
+    good = [unit_body(name=f"图们市测试商店{i}") for i in range(6)]
+    good[1]["uscc"] = "".join(chr(ord(c) + 0xFEE0) for c in good[1]["uscc"].lower())  # full width, model path
+    good[2]["name"] = "  龙井市琵岩山酒店 "  # stray spaces: the model trims
+    good[3].pop("persons")
+    good[4]["established_on"] = None
+    good[5]["persons"].append({"role": "principal", "name": "朴英姬", "citizen_id": citizen_id(serial=77)})
+    bad: list[Any] = [
+        "not an object",
+        {**unit_body(), "unknown": 1},
+        unit_body(region_code="22240"),
+        unit_body(industry_code="Z12"),
+        unit_body(established_on="2999-01-01"),
+        unit_body(established_on="2008/03/14"),
+        unit_body(name="a\x01b"),
+        unit_body(name=""),
+        unit_body(name="x" * 201),
+        unit_body(unit_type="company"),
+        unit_body(persons=[{"role": "legal_representative", "name": "金", "citizen_id": "222401198005171230"}]),
+        unit_body(persons=[{"role": "boss", "name": "金", "citizen_id": citizen_id()}]),
+        unit_body(persons=[{"role": "legal_representative", "name": "金"}]),
+        unit_body(persons="金哲洙"),
+        unit_body(uscc=12345),
+        unit_body(uscc_override={"reason": "历史赋码"}),  # valid code: override is allowed but moot
+        unit_body(reg_status_date=dt.date.today().isoformat(), fire_class=None),
+    ]
+    rng.shuffle(bad)
+    by_import = await client.post(IMPORT, json={"items": good + bad}, headers=h)
+    assert by_import.status_code == 200, by_import.text
+    imported = by_import.json()["results"]
+    assert all(r["outcome"] == "created" for r in imported[: len(good)]), imported[: len(good)]
+    # the same batch through bulk-upsert: the good ones are unchanged, the bad ones rejected alike
+    by_bulk = (await client.post("/v1/units:bulk-upsert", json={"items": good + bad}, headers=h)).json()["results"]
+    for mine, theirs in zip(imported, by_bulk, strict=True):
+        if mine["outcome"] == "created":
+            assert theirs["outcome"] == "unchanged", (mine, theirs)
+            assert theirs["version"] == 1
+        else:
+            assert mine == theirs
+    # and the other way round
+    fresh = [unit_body(name=f"珲春市测试仓库{i}") for i in range(3)]
+    fresh[0].pop("persons")
+    first = (await client.post("/v1/units:bulk-upsert", json={"items": fresh}, headers=h)).json()
+    assert first["counts"]["created"] == 3
+    again = (await client.post(IMPORT, json={"items": fresh}, headers=h)).json()
+    assert again["counts"] == {"created": 0, "updated": 0, "unchanged": 3, "rejected": 0}
+
+
+async def test_re_sent_batch_changes_nothing(
+    client: httpx.AsyncClient, auth: TokenFactory, db_conn: AsyncConnection
+) -> None:
+    h = auth("units:write")
+    items = [unit_body(name=f"汪清县测试宾馆{i}") for i in range(50)]
+    first = (await client.post(IMPORT, json={"items": items}, headers=h)).json()
+    assert first["counts"]["created"] == 50
+    before = [await _stored(db_conn, i["uscc"]) for i in items[:5]]
+    second = (await client.post(IMPORT, json={"items": items}, headers=h)).json()
+    assert second["counts"] == {"created": 0, "updated": 0, "unchanged": 50, "rejected": 0}
+    assert [r["version"] for r in second["results"]] == [1] * 50
+    assert [await _stored(db_conn, i["uscc"]) for i in items[:5]] == before
+    assert await _feed(db_conn, items[0]["uscc"]) == [("created", 1)]
+
+
+async def test_omitted_fields_keep_stored_values_and_persons_replace(
+    client: httpx.AsyncClient, auth: TokenFactory, db_conn: AsyncConnection
+) -> None:
+    h = auth("units:write")
+    body = unit_body()
+    await client.post(IMPORT, json={"items": [body]}, headers=h)
+    partial = {k: body[k] for k in ("uscc", "name", "unit_type", "reg_status", "region_code")}
+    same = (await client.post(IMPORT, json={"items": [partial]}, headers=h)).json()
+    assert same["results"][0]["outcome"] == "unchanged"
+    stored = await _stored(db_conn, body["uscc"])
+    assert (stored["industry_code"], stored["persons"]) == ("H6110", ["金哲洙"])
+    assert stored["established_on"] == dt.date(2008, 3, 14)
+    new_people = [{"role": "legal_representative", "name": "崔光日", "citizen_id": citizen_id(serial=321)}]
+    moved = dict(partial, address=None, persons=new_people)
+    answer = (await client.post(IMPORT, json={"items": [moved]}, headers=h)).json()
+    assert (answer["results"][0]["outcome"], answer["results"][0]["version"]) == ("updated", 2)
+    stored = await _stored(db_conn, body["uscc"])
+    assert (stored["address"], stored["persons"], stored["industry_code"]) == (None, ["崔光日"], "H6110")
+    # the retired person stays (records may name them), no longer current
+    count = await db_conn.execute(
+        text(
+            "SELECT count(*) FROM credit.unit_persons p JOIN credit.units u ON u.id = p.unit_id"
+            " WHERE u.uscc = :u AND NOT p.current"
+        ),
+        {"u": body["uscc"]},
+    )
+    assert count.scalar() == 1
+    assert await _feed(db_conn, body["uscc"]) == [("created", 1), ("updated", 2)]
+
+
+async def test_bad_envelopes_are_problems_never_500(client: httpx.AsyncClient, auth: TokenFactory) -> None:
+    h = auth("units:write")
+    cases: list[tuple[dict[str, Any], int]] = [
+        ({"content": b"{not json", "headers": {**h, "Content-Type": "application/json"}}, 400),
+        ({"content": "{}".encode("gbk"), "headers": {**h, "Content-Type": "text/csv"}}, 415),
+        ({"json": {"items": {}}, "headers": h}, 422),
+        ({"json": [], "headers": h}, 422),
+        ({"json": {"items": []}, "headers": h}, 422),
+        ({"json": {"items": [unit_body()], "extra": 1}, "headers": h}, 422),
+        ({"json": {"items": [{}] * (IMPORT_MAX_ITEMS + 1)}, "headers": h}, 422),
+        ({"json": {"items": [unit_body()]}, "headers": auth("units:read")}, 403),
+        ({"json": {"items": [unit_body()]}, "headers": {}}, 401),
+    ]
+    for kwargs, status in cases:
+        answer = await client.post(IMPORT, **kwargs)
+        assert answer.status_code == status, (kwargs.get("json", kwargs.get("content")), answer.text[:300])
+        assert answer.headers["content-type"] == PROBLEM
+        assert answer.json()["errors"] or status in (401, 403)
+    junk: list[Any] = [None, 1, [], {"uscc": None}, {"uscc": "９１"}, {"persons": [None]}, {"uscc": "x" * 10_000}]
+    answer = await client.post(IMPORT, json={"items": junk}, headers=h)
+    assert answer.status_code == 200
+    assert answer.json()["counts"]["rejected"] == len(junk)
+
+
+def test_fast_acceptance_never_accepts_what_the_model_refuses() -> None:
+    """Random mutations of a valid item: whenever the direct checks accept, the model accepts too and
+    yields the same values."""
+    rng = random.Random(2026)
+    today = dt.date.today()
+    mutations: list[tuple[str, Any]] = [
+        ("uscc", " 91222401ma0abcde1x"),
+        ("uscc", "91222401MA0ABCDE1"),
+        ("uscc", "9122240１MA0ABCDE1X"),
+        ("name", " 名 "),
+        ("name", "名\t称"),
+        ("name", "名\x7f"),
+        ("name", "x" * 200),
+        ("name", "x" * 201),
+        ("name", 5),
+        ("unit_type", "Enterprise"),
+        ("fire_class", None),
+        ("fire_class", "key"),
+        ("reg_status", "operating "),
+        ("region_code", "２２２４０１"),
+        ("region_code", "22240a"),
+        ("industry_code", "H61"),
+        ("industry_code", "H6"),
+        ("industry_code", "U61"),
+        ("industry_code", "h6110"),
+        ("industry_code", None),
+        ("address", None),
+        ("address", ""),
+        ("address", "a" * 500),
+        ("address", "a" * 501),
+        ("established_on", "2008-02-30"),
+        ("established_on", "1799-12-31"),
+        ("established_on", "20080314"),
+        ("established_on", (today + dt.timedelta(days=1)).isoformat()),
+        ("established_on", today.isoformat()),
+        ("reg_status_date", None),
+        ("reg_status_date", "2008-3-14"),
+        ("persons", []),
+        ("persons", None),
+        ("persons", [{"role": "principal", "name": "朴", "citizen_id": 1}]),
+        ("persons", [{"role": "principal", "name": "朴", "citizen_id": citizen_id().lower()[:-1] + "x"}]),
+        ("persons", [{"role": "principal", "name": "朴", "citizen_id": " " + citizen_id()}]),
+        ("persons", [{"role": "principal", "name": "朴", "citizen_id": citizen_id(), "x": 1}]),
+        ("persons", [{"role": "principal", "name": "朴", "citizen_id": citizen_id()}] * 21),
+    ]
+    accepted = 0
+    for _ in range(600):
+        item = unit_body()
+        for key, value in rng.sample(mutations, rng.randint(1, 3)):
+            item[key] = value
+        if rng.random() < 0.2:
+            item.pop(rng.choice(list(item)))
+        fast = fast_accept(item, today)
+        if fast is None:
+            continue
+        accepted += 1
+        modelled, rejection = _by_model(0, item)
+        assert rejection is None, (item, rejection)
+        assert modelled is not None
+        assert (modelled[1], modelled[2], modelled[3]) == fast, item
+    assert accepted > 50
+
+
+async def test_each_import_leaves_one_audit_entry(
+    client: httpx.AsyncClient, auth: TokenFactory, credit_db_url: str
+) -> None:
+    case = f"nightly-import-{random.randrange(10**9)}"
+    items = [unit_body() for _ in range(3)]
+    answer = await client.post(IMPORT, json={"items": items}, headers={**auth("units:write"), "X-Case-Id": case})
+    assert answer.status_code == 200
+    with psycopg.connect(credit_db_url) as conn:
+        rows = conn.execute(
+            "SELECT operation, status, client_id FROM credit.audit_log WHERE case_id = %s", (case,)
+        ).fetchall()
+    assert rows == [("import_units", 200, "test-client")]
