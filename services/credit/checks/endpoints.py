@@ -24,7 +24,7 @@ from services.credit.checks.schemas import (
     VerifyIn,
     VerifyOut,
 )
-from services.credit.common.pool import CheckConn, read_connection
+from services.credit.common.pool import CheckConn, Readers, get_readers, read_connection
 from services.credit.context import CreditContext
 from services.credit.deps import ContextDep, SessionDep, authorise, require
 from services.credit.measures.catalogue import default_catalogue
@@ -74,6 +74,7 @@ async def batch_check(
     body: BatchCheckIn,
     ctx: ContextDep,
     conn: CheckConn,
+    readers: Readers,
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     catalogue, policy = default_catalogue(), default_checks_policy()
@@ -81,7 +82,7 @@ async def batch_check(
         raise errors.bad_batch(len(body.usccs), policy.checks.batch_max)
     req = service.request_of(body, principal, catalogue)
     batch_id, answers, duplicates = await service.check_many(
-        conn, req, body.usccs, today=ctx.today(), policy=policy, catalogue=catalogue
+        conn, req, body.usccs, today=ctx.today(), policy=policy, catalogue=catalogue, readers=readers
     )
     headers = {
         "X-Batch-Id": str(batch_id),
@@ -234,5 +235,6 @@ async def batch_check_hot(request: Request, _: str) -> Response:
     principal = authorise(request, request.headers.get("authorization"), ("checks:write",))
     body = await validated_body(request.scope["route"], raw)
     ctx: CreditContext = request.app.state.ctx
+    readers = await get_readers(request, ctx)
     async with read_connection(request) as conn:
-        return await batch_check(principal, body, ctx, conn, request.headers.get("accept"))
+        return await batch_check(principal, body, ctx, conn, readers, request.headers.get("accept"))

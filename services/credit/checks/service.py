@@ -7,6 +7,8 @@ for that grade. An unknown USCC is answered as unknown, never as a clean record.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import secrets
@@ -26,7 +28,7 @@ from services.credit.grades.model import GRADE_LABELS, ListingFact, RecordFact, 
 from services.credit.measures.catalogue import Catalogue
 from services.credit.policy.checks_model import ChecksPolicy
 from services.kit.auth import Principal
-from services.kit.ids import new_uuid7
+from services.kit.ids import new_uuid7, new_uuid7s
 
 INTERNAL_SCOPE = "checks:internal"
 REG_STATUS_LABELS = {
@@ -69,11 +71,32 @@ def request_of(body: Any, principal: Principal, catalogue: Catalogue) -> CheckRe
     )
 
 
-def _code() -> str:
-    """10 characters from a 32-letter alphabet without 0/O/1/I: 50 bits from the OS's CSPRNG."""
-    n = int.from_bytes(secrets.token_bytes(7), "big")
-    raw = "".join(_CODE_ALPHABET[(n >> (5 * i)) & 31] for i in range(10))
-    return f"{raw[:5]}-{raw[5:]}"
+def _codes(count: int) -> list[str]:
+    """Verification codes: 10 characters from a 32-letter alphabet without 0/O/1/I, 50 bits each
+    from the OS's CSPRNG (one read for a whole batch)."""
+    random = secrets.token_bytes(7 * count)
+    codes = []
+    for i in range(count):
+        n = int.from_bytes(random[7 * i : 7 * i + 7], "big")
+        raw = "".join(_CODE_ALPHABET[(n >> (5 * k)) & 31] for k in range(10))
+        codes.append(f"{raw[:5]}-{raw[5:]}")
+    return codes
+
+
+# (catalogue kept in the value so its id cannot be reused while cached, the measures as answered)
+_MEASURES_CACHE: dict[tuple[int, str, str], tuple[Catalogue, list[dict[str, Any]]]] = {}
+
+
+def _measures(catalogue: Catalogue, scenario: str, grade: str) -> list[dict[str, Any]]:
+    """The published measures of a scenario for a grade, as answered (shared by every answer: they
+    are only serialised, never changed)."""
+    key = (id(catalogue), scenario, grade)
+    hit = _MEASURES_CACHE.get(key)
+    if hit is None:
+        if len(_MEASURES_CACHE) > 256:
+            _MEASURES_CACHE.clear()
+        hit = _MEASURES_CACHE[key] = (catalogue, [m.public() for m in catalogue.lookup(scenario, grade)])
+    return hit[1]
 
 
 def _d(value: str | None) -> dt.date | None:
@@ -172,11 +195,11 @@ def compose(
     catalogue: Catalogue,
     calendar: WorkCalendar,
     grounds: dict[str, tuple[str, str]],
+    check_id: uuid.UUID,
+    code: str,
     batch_id: uuid.UUID | None = None,
 ) -> tuple[bytes, tuple[Any, ...]]:
     """The answer (JSON bytes, exactly as stored) and the row that stores it."""
-    check_id = new_uuid7()
-    code = _code()
     due = _due(calendar, today, policy.checks.feedback_working_days)
     notices: list[str] = []
     unit = grade = serious = None
@@ -255,7 +278,7 @@ def compose(
         if any(v["disputed"] for v in records_out):
             notices.append("disputed_records: some records are under objection; they are flagged")
         hit = grade_letter in ("C", "D") or listed
-        measures = [m.public() for m in catalogue.lookup(req.scenario, grade_letter)]
+        measures = _measures(catalogue, req.scenario, grade_letter)
     answer = {
         "id": str(check_id),
         "verification_code": code,
@@ -334,9 +357,19 @@ async def check_one(
         catalogue=catalogue,
         calendar=cal,
         grounds=ground_labels(policy),
+        check_id=new_uuid7(),
+        code=_codes(1)[0],
     )
     await repo.insert_check(conn, values)
     return values[0], raw
+
+
+# USCCs per read: a batch is read in chunks, several at once on the read pool's connections, so that
+# PostgreSQL reads the next chunks while this process composes the answers of the first
+READ_CHUNK = 1000
+PARALLEL_READS = 3
+# answers composed between two turns of the event loop (reads and writes in flight move on meanwhile)
+YIELD_EVERY = 200
 
 
 async def check_many(
@@ -347,37 +380,76 @@ async def check_many(
     today: dt.date,
     policy: ChecksPolicy,
     catalogue: Catalogue,
-    copy: bool = True,
+    readers: asyncpg.Pool | None = None,
 ) -> tuple[uuid.UUID, list[bytes], int]:
-    """Duplicates are answered once, in order of first appearance. Returns (batch id, answers, duplicates)."""
+    """Duplicates are answered once, in order of first appearance. Returns (batch id, answers,
+    duplicates). The batch is stored in one transaction on `conn`, chunk by chunk as its answers are
+    composed; with `readers`, the chunks are read on their connections meanwhile (else on `conn`,
+    one after the other)."""
     ordered = list(dict.fromkeys(usccs))
-    rows = {r["uscc"]: r for r in await repo.units_facts(conn, ordered)}
+    chunks = [ordered[i : i + READ_CHUNK] for i in range(0, len(ordered), READ_CHUNK)]
     cal = await calendar_for(conn)
     batch_id = new_uuid7()
     as_of = dt.datetime.now(dt.UTC)
     grounds = ground_labels(policy)
+    check_ids, codes = new_uuid7s(len(ordered)), _codes(len(ordered))
     answers: list[bytes] = []
-    values: list[tuple[Any, ...]] = []
-    for uscc in ordered:
-        raw, v = compose(
-            req,
-            rows.get(uscc),
-            uscc=uscc,
-            today=today,
-            as_of=as_of,
-            policy=policy,
-            catalogue=catalogue,
-            calendar=cal,
-            grounds=grounds,
-            batch_id=batch_id,
-        )
-        answers.append(raw)
-        values.append(v)
-    if copy:
-        await repo.insert_checks(conn, values)
-    else:
-        for v in values:
-            await repo.insert_check(conn, v)
+    parallel = readers is not None and len(chunks) > 1
+    if parallel:
+        assert readers is not None
+        gate = asyncio.Semaphore(PARALLEL_READS)
+
+        async def read(chunk: list[str]) -> list[asyncpg.Record]:
+            async with gate, readers.acquire() as reader:
+                return await repo.units_facts(reader, chunk)  # type: ignore[arg-type]
+
+        reads = [asyncio.ensure_future(read(chunk)) for chunk in chunks]
+    try:
+        writing: asyncio.Future[None] | None = None
+        async with conn.transaction():
+            try:
+                for k, chunk in enumerate(chunks):
+                    found = await reads[k] if parallel else await repo.units_facts(conn, chunk)
+                    rows = {r["uscc"]: r for r in found}
+                    values: list[tuple[Any, ...]] = []
+                    for i, uscc in enumerate(chunk, start=len(answers)):
+                        raw, v = compose(
+                            req,
+                            rows.get(uscc),
+                            uscc=uscc,
+                            today=today,
+                            as_of=as_of,
+                            policy=policy,
+                            catalogue=catalogue,
+                            calendar=cal,
+                            grounds=grounds,
+                            check_id=check_ids[i],
+                            code=codes[i],
+                            batch_id=batch_id,
+                        )
+                        answers.append(raw)
+                        values.append(v)
+                        if parallel and len(values) % YIELD_EVERY == 0:
+                            await asyncio.sleep(0)
+                    if writing is not None:
+                        await writing
+                    if parallel:
+                        # the copy of this chunk goes on while the next one is composed
+                        writing = asyncio.ensure_future(repo.insert_checks(conn, values))
+                    else:
+                        await repo.insert_checks(conn, values)
+                if writing is not None:
+                    await writing
+            except BaseException:
+                # the transaction rolls back once the copy in flight has finished with the connection
+                if writing is not None:
+                    with contextlib.suppress(BaseException):
+                        await writing
+                raise
+    finally:
+        if parallel:
+            for pending in reads:
+                pending.cancel()
     return batch_id, answers, len(usccs) - len(ordered)
 
 

@@ -52,6 +52,17 @@ async def get_check_conn(request: Request, ctx: ContextDep) -> AsyncIterator[asy
 CheckConn = Annotated[asyncpg.Connection, Depends(get_check_conn)]
 
 
+async def get_readers(request: Request, ctx: ContextDep) -> asyncpg.Pool | None:
+    """The read pool, for work that reads on several connections at once (a batch of checks); none
+    where the application's dependency overrides replace the read connection (one connection then)."""
+    if get_check_conn in request.app.dependency_overrides:
+        return None
+    return await read_pool(request, ctx)
+
+
+Readers = Annotated[asyncpg.Pool | None, Depends(get_readers)]
+
+
 @contextlib.asynccontextmanager
 async def read_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
     """`CheckConn` for the hot path, which resolves dependencies by hand: the read pool's

@@ -1,0 +1,106 @@
+"""A batch of checks read in chunks on several pool connections at once (as the service runs it)
+answers exactly what the one-connection path answers, stores every answer in one transaction, and
+stores nothing when a chunk fails."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+
+from bench.checks.load import UNITS_SQL
+from services.credit.checks import repository as repo
+from services.credit.checks import service
+from services.credit.measures.catalogue import default_catalogue
+from services.credit.policy.checks_model import default_checks_policy
+from services.kit import migrate
+from tests.conftest import drop_database, fresh_database
+
+UNITS = 40
+FRESH = {"id", "verification_code", "created_at", "as_of", "batch_id"}
+
+
+@pytest.fixture(scope="module")
+def batch_db(pg_server_url: str) -> Iterator[str]:
+    url = fresh_database(pg_server_url, "credit_batch")
+    migrate.upgrade("credit", url)
+    yield url
+    drop_database(pg_server_url, url)
+
+
+@pytest.fixture
+async def pool(batch_db: str) -> AsyncIterator[asyncpg.Pool]:
+    dsn = batch_db.replace("postgresql+psycopg://", "postgresql://")
+    async with asyncpg.create_pool(dsn, min_size=2, max_size=6) as p:
+        async with p.acquire() as conn:
+            await conn.execute("TRUNCATE credit.units CASCADE")
+            await conn.execute(UNITS_SQL.format(units=UNITS))
+        yield p
+
+
+def _uscc(i: int) -> str:
+    return f"91222401{i:09d}X"
+
+
+def _strip(answer: bytes) -> dict[str, Any]:
+    return {k: v for k, v in orjson.loads(answer).items() if k not in FRESH}
+
+
+async def _batch(pool: asyncpg.Pool, usccs: list[str], *, parallel: bool) -> tuple[Any, list[bytes], int]:
+    req = service.CheckRequest("", "financial_support", "LOAN-7", "贷款审查", "李", "bank", "bank-1", False)
+    async with pool.acquire() as conn:
+        return await service.check_many(
+            conn,  # type: ignore[arg-type]
+            req,
+            usccs,
+            today=dt.date(2026, 11, 30),
+            policy=default_checks_policy(),
+            catalogue=default_catalogue(),
+            readers=pool if parallel else None,
+        )
+
+
+async def test_parallel_chunks_answer_as_one_connection_does(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "READ_CHUNK", 7)
+    monkeypatch.setattr(service, "YIELD_EVERY", 3)
+    wanted = [_uscc(i) for i in range(UNITS, 0, -1)] + ["91222401999999999X", _uscc(5), _uscc(6)]
+    batch_id, answers, duplicates = await _batch(pool, wanted, parallel=True)
+    _, sequential, _ = await _batch(pool, wanted, parallel=False)
+    assert duplicates == 2
+    assert len(answers) == UNITS + 1
+    assert [orjson.loads(a)["uscc"] for a in answers] == list(dict.fromkeys(wanted))  # in order of asking
+    assert [_strip(a) for a in answers] == [_strip(a) for a in sequential]
+    assert orjson.loads(answers[-1])["result"] == "unknown"
+    async with pool.acquire() as conn:
+        stored = await conn.fetch(
+            "SELECT id, answer::text AS answer FROM credit.checks WHERE batch_id = $1", batch_id
+        )
+    by_id = {str(r["id"]): r["answer"].encode() for r in stored}
+    assert by_id == {orjson.loads(a)["id"]: a for a in answers}
+
+
+async def test_a_failing_chunk_stores_nothing_of_the_batch(pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "READ_CHUNK", 5)
+    real = repo.units_facts
+    calls = 0
+
+    async def flaky(conn: asyncpg.Connection, usccs: list[str]) -> list[asyncpg.Record]:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise RuntimeError("connection lost")
+        return await real(conn, usccs)
+
+    monkeypatch.setattr(repo, "units_facts", flaky)
+    async with pool.acquire() as conn:
+        before = await conn.fetchval("SELECT count(*) FROM credit.checks")
+    with pytest.raises(RuntimeError, match="connection lost"):
+        await _batch(pool, [_uscc(i) for i in range(1, UNITS + 1)], parallel=True)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM credit.checks") == before
