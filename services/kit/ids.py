@@ -7,6 +7,7 @@ clerks and feeds send full-width digits, lower-case letters and stray spaces.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import os
 import secrets
 import time
@@ -20,6 +21,9 @@ _USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
 _ORG_WEIGHTS = [3, 7, 9, 10, 5, 8, 4, 2]
 _CITIZEN_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 _CITIZEN_CHECK = "10X98765432"
+_USCC_CHARS = frozenset(USCC_CHARSET)
+_DIGIT = {str(i): i for i in range(10)}
+_ORG_VALUE = {c: int(c, 36) for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"}
 
 
 def normalise_code(raw: str) -> str:
@@ -38,13 +42,14 @@ class CodeProblem:
 
 def _org_code_check(body: str) -> str:
     """GB 11714 check character for the 8-character organisation code body."""
-    total = sum(int(c, 36) * w for c, w in zip(body, _ORG_WEIGHTS, strict=True))
+    # map/operator rather than a generator: these checks run for every row of a nightly feed
+    total = sum(map(operator.mul, map(_ORG_VALUE.__getitem__, body), _ORG_WEIGHTS))
     value = 11 - total % 11
     return {10: "X", 11: "0"}.get(value, str(value))
 
 
 def uscc_check_char(first17: str) -> str:
-    total = sum(_USCC_VALUE[c] * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    total = sum(map(operator.mul, map(_USCC_VALUE.__getitem__, first17), _USCC_WEIGHTS))
     return USCC_CHARSET[(31 - total % 31) % 31]
 
 
@@ -52,8 +57,8 @@ def uscc_problem(code: str) -> CodeProblem | None:
     """Validate an already normalised USCC; None when valid."""
     if len(code) != 18:
         return CodeProblem(f"must be 18 characters, got {len(code)}")
-    bad = sorted({c for c in code if c not in _USCC_VALUE})
-    if bad:
+    if not _USCC_CHARS.issuperset(code):
+        bad = sorted({c for c in code if c not in _USCC_VALUE})
         return CodeProblem(f"characters not allowed in a USCC: {''.join(bad)}")
     if not code[2:8].isdigit():
         return CodeProblem("positions 3-8 must be the 6-digit administrative region code")
@@ -76,7 +81,11 @@ def citizen_id_problem(code: str, *, today: dt.date | None = None) -> CodeProble
         return CodeProblem("birth date (positions 7-14) is not a calendar date")
     if born > (today or dt.date.today()) or born.year < 1880:
         return CodeProblem("birth date (positions 7-14) is out of range")
-    total = sum(int(c) * w for c, w in zip(code[:17], _CITIZEN_WEIGHTS, strict=True))
+    digits = code[:17]
+    if digits.isascii():
+        total = sum(map(operator.mul, map(_DIGIT.__getitem__, digits), _CITIZEN_WEIGHTS))
+    else:  # other scripts' decimal digits (isdigit above) count as their values
+        total = sum(int(c) * w for c, w in zip(digits, _CITIZEN_WEIGHTS, strict=True))
     if _CITIZEN_CHECK[total % 11] != code[17]:
         return CodeProblem("check character (position 18) does not match", checksum_only=True)
     return None

@@ -24,7 +24,7 @@ class SurveyPolicy(BaseModel):
 
 class ForwardPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    batch_size: int = Field(ge=1, le=10_000)
+    batch_size: int = Field(ge=1, le=20_000)
     concurrency: int = Field(default=2, ge=1, le=16, description="bulk upserts in flight at once")
     retry_initial_seconds: float = Field(gt=0)
     retry_max_seconds: float = Field(gt=0)

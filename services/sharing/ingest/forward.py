@@ -200,7 +200,7 @@ class Forwarder:
                 raise ForwardAborted("the run stopped")
             attempt += 1
             try:
-                return self.credit.bulk_upsert(items, request_id=request_id)
+                return self.credit.import_units(items, request_id=request_id)
             except CreditUnavailable as exc:
                 if time.monotonic() + delay > deadline:
                     raise
@@ -221,7 +221,7 @@ class Forwarder:
                 rejected.append((row["uscc"], bytes(row["content_hash"])))
                 detail = "; ".join(f"{e.get('field')}: {e.get('reason')}" for e in r.errors) or "rejected"
                 first = r.errors[0].get("field") if r.errors else None
-                quarantine.append((self.run_id, "credit", "credit:/v1/units:bulk-upsert", int(row["source_line"]),
+                quarantine.append((self.run_id, "credit", f"credit:{self.credit.units_path()}", int(row["source_line"]),
                                    "credit", "credit_rejected", first, detail, row["uscc"], "",
                                    {k: v for k, v in items[r.index].items() if k != "persons"}))
             else:
