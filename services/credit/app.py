@@ -138,6 +138,9 @@ def create_app(settings: CreditSettings | None = None, *, context: CreditContext
         default_response_class=OrjsonResponse,
         docs_url=None,
         redoc_url=None,
+        # no OpenTelemetry export here (logs are JSON lines, audit is the trail); checking for it
+        # on every request costs more than a unit read's own code
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     if context is not None:
         attach(app, context)

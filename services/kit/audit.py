@@ -17,6 +17,7 @@ AuditSink = Callable[[dict[str, Any]], Awaitable[None]]
 _log = logging.getLogger("kit.audit")
 AUDITED_PREFIX = "/v1/"
 NOT_AUDITED = ("/v1/oauth/jwks",)
+_CONTEXT_HEADERS = frozenset((b"x-user-id", b"x-case-id", b"x-purpose"))
 
 
 def set_subject(scope_state: Any, *, uscc: str | None = None, purpose: str | None = None) -> None:
@@ -59,7 +60,10 @@ class AuditMiddleware:
         state = scope.get("state", {})
         principal = state.get("principal")
         route = scope.get("route")
-        headers = {k.decode("latin-1"): v.decode("utf-8", "replace") for k, v in scope.get("headers", [])}
+        headers = {}
+        for k, v in scope.get("headers", ()):
+            if k in _CONTEXT_HEADERS:
+                headers[k.decode("latin-1")] = v.decode("utf-8", "replace")
         path_params = scope.get("path_params", {})
         entry = {
             "client_id": getattr(principal, "client_id", None) or state.get("claimed_client") or "anonymous",

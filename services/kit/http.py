@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 from fastapi.responses import JSONResponse
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.kit.errors import PROBLEM_MEDIA_TYPE, FieldError, ProblemError, problem_body
@@ -52,13 +51,16 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
 
+        request_id_header = (b"x-request-id", request_id.encode("latin-1"))
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["x-request-id"] = request_id
-                for k, v in SECURITY_HEADERS:
-                    if k.decode() not in headers:
-                        headers.append(k.decode(), v.decode())
+                # raw header pairs (lower-case names, as ASGI sends them): this runs on every answer
+                headers = [h for h in message.get("headers", ()) if h[0] != b"x-request-id"]
+                present = {name for name, _ in headers}
+                headers.append(request_id_header)
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                message["headers"] = headers
             await send(message)
 
         try:

@@ -24,6 +24,7 @@ from services.credit.calendar import service as calendar_service
 from services.credit.calendar.workdays import Deadline, WorkCalendar
 from services.credit.checks import errors
 from services.credit.checks import repository as repo
+from services.credit.common.pool import ReadPool
 from services.credit.grades.model import GRADE_LABELS, ListingFact, RecordFact, evaluate
 from services.credit.measures.catalogue import Catalogue
 from services.credit.policy.checks_model import ChecksPolicy
@@ -380,7 +381,7 @@ async def check_many(
     today: dt.date,
     policy: ChecksPolicy,
     catalogue: Catalogue,
-    readers: asyncpg.Pool | None = None,
+    readers: ReadPool | None = None,
 ) -> tuple[uuid.UUID, list[bytes], int]:
     """Duplicates are answered once, in order of first appearance. Returns (batch id, answers,
     duplicates). The batch is stored in one transaction on `conn`, chunk by chunk as its answers are
@@ -401,7 +402,7 @@ async def check_many(
 
         async def read(chunk: list[str]) -> list[asyncpg.Record]:
             async with gate, readers.acquire() as reader:
-                return await repo.units_facts(reader, chunk)  # type: ignore[arg-type]
+                return await repo.units_facts(reader, chunk)
 
         reads = [asyncio.ensure_future(read(chunk)) for chunk in chunks]
     try:

@@ -15,6 +15,7 @@ import pytest
 from bench.checks.load import UNITS_SQL
 from services.credit.checks import repository as repo
 from services.credit.checks import service
+from services.credit.common.pool import ReadPool
 from services.credit.measures.catalogue import default_catalogue
 from services.credit.policy.checks_model import default_checks_policy
 from services.kit import migrate
@@ -33,13 +34,13 @@ def batch_db(pg_server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-async def pool(batch_db: str) -> AsyncIterator[asyncpg.Pool]:
-    dsn = batch_db.replace("postgresql+psycopg://", "postgresql://")
-    async with asyncpg.create_pool(dsn, min_size=2, max_size=6) as p:
-        async with p.acquire() as conn:
-            await conn.execute("TRUNCATE credit.units CASCADE")
-            await conn.execute(UNITS_SQL.format(units=UNITS))
-        yield p
+async def pool(batch_db: str) -> AsyncIterator[ReadPool]:
+    p = ReadPool(batch_db.replace("postgresql+psycopg://", "postgresql://"), max_size=4)
+    async with p.acquire() as conn:
+        await conn.execute("TRUNCATE credit.units CASCADE")
+        await conn.execute(UNITS_SQL.format(units=UNITS))
+    yield p
+    await p.close()
 
 
 def _uscc(i: int) -> str:
@@ -50,11 +51,11 @@ def _strip(answer: bytes) -> dict[str, Any]:
     return {k: v for k, v in orjson.loads(answer).items() if k not in FRESH}
 
 
-async def _batch(pool: asyncpg.Pool, usccs: list[str], *, parallel: bool) -> tuple[Any, list[bytes], int]:
+async def _batch(pool: ReadPool, usccs: list[str], *, parallel: bool) -> tuple[Any, list[bytes], int]:
     req = service.CheckRequest("", "financial_support", "LOAN-7", "贷款审查", "李", "bank", "bank-1", False)
     async with pool.acquire() as conn:
         return await service.check_many(
-            conn,  # type: ignore[arg-type]
+            conn,
             req,
             usccs,
             today=dt.date(2026, 11, 30),
@@ -64,9 +65,7 @@ async def _batch(pool: asyncpg.Pool, usccs: list[str], *, parallel: bool) -> tup
         )
 
 
-async def test_parallel_chunks_answer_as_one_connection_does(
-    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_parallel_chunks_answer_as_one_connection_does(pool: ReadPool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "READ_CHUNK", 7)
     monkeypatch.setattr(service, "YIELD_EVERY", 3)
     wanted = [_uscc(i) for i in range(UNITS, 0, -1)] + ["91222401999999999X", _uscc(5), _uscc(6)]
@@ -78,14 +77,12 @@ async def test_parallel_chunks_answer_as_one_connection_does(
     assert [_strip(a) for a in answers] == [_strip(a) for a in sequential]
     assert orjson.loads(answers[-1])["result"] == "unknown"
     async with pool.acquire() as conn:
-        stored = await conn.fetch(
-            "SELECT id, answer::text AS answer FROM credit.checks WHERE batch_id = $1", batch_id
-        )
+        stored = await conn.fetch("SELECT id, answer::text AS answer FROM credit.checks WHERE batch_id = $1", batch_id)
     by_id = {str(r["id"]): r["answer"].encode() for r in stored}
     assert by_id == {orjson.loads(a)["id"]: a for a in answers}
 
 
-async def test_a_failing_chunk_stores_nothing_of_the_batch(pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_failing_chunk_stores_nothing_of_the_batch(pool: ReadPool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "READ_CHUNK", 5)
     real = repo.units_facts
     calls = 0
