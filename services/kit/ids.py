@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import operator
 import os
-import secrets
 import time
 import unicodedata
 import uuid
@@ -134,5 +133,13 @@ def new_uuid7s(count: int) -> list[uuid.UUID]:
     return ids
 
 
+_REQUEST_ID_RANDOM: list[bytes] = []
+
+
 def new_request_id() -> str:
-    return secrets.token_hex(16)
+    """32 hex characters from the OS's random source, read 4 KiB at a time: every request needs
+    one, and one system call per request showed in the profile."""
+    if not _REQUEST_ID_RANDOM:
+        block = os.urandom(4096)
+        _REQUEST_ID_RANDOM.extend(block[i : i + 16] for i in range(0, 4096, 16))
+    return _REQUEST_ID_RANDOM.pop().hex()
