@@ -345,6 +345,9 @@ async def _apply(
                     persons_by_unit[old["id"]] = _sealed(ctx, protected)
                 changes.append((uscc, "updated", version))
                 out.append(_answer(index, uscc, "updated", version))
+        # in USCC order, like the locking read: two batches inserting the same new units wait on each
+        # other in one order and cannot deadlock
+        inserts.sort(key=lambda v: str(v["uscc"]))
         created = await repo.insert_units(session, inserts)
         retry: list[Item] = []
         new_persons: dict[int, list[dict[str, Any]]] = {}
