@@ -89,8 +89,7 @@ class AuditWriter:
         if self._conn is None or self._conn.is_closed():
             self._conn = await asyncpg.connect(self.dsn, server_settings={"application_name": "credit-audit"})
         try:
-            async with self._conn.transaction():
-                await repo.copy_entries(self._conn, entries)
+            await repo.insert_entries(self._conn, entries)
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
             await self._conn.close(timeout=1)
             self._conn = None
