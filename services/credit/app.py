@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 
 from services.credit.audit.service import AuditKeys, AuditWriter, seal
 from services.credit.changes.endpoints import router as changes_router
+from services.credit.checks import repository as checks_repo
 from services.credit.checks.api import ROUTERS as CHECK_ROUTERS
 from services.credit.checks.endpoints import batch_check_hot, create_check_hot
 from services.credit.checks.endpoints import router as checks_router
@@ -32,6 +33,7 @@ from services.kit.auth import TokenService, ensure_dev_keyset, load_keyset
 from services.kit.db import make_engine, make_sessionmaker
 from services.kit.docs import install_docs
 from services.kit.errors import add_component_schemas, document_problems, install_problem_handlers
+from services.kit.groupcommit import GroupWriter
 from services.kit.hotpath import HotPath, HotRoute, find_route
 from services.kit.http import OrjsonResponse, RequestContextMiddleware
 from services.kit.logs import configure_logging
@@ -100,9 +102,11 @@ async def _housekeeping_loop(app: FastAPI, ctx: CreditContext) -> None:
 
 def attach(app: FastAPI, ctx: CreditContext) -> None:
     app.state.ctx = ctx
-    writer = AuditWriter(ctx.engine.url.set(drivername="postgresql").render_as_string(hide_password=False), ctx.audit)
+    dsn = ctx.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    writer = AuditWriter(dsn, ctx.audit)
     app.state.audit_writer = writer
     app.state.audit_sink = writer.record
+    app.state.check_writer = GroupWriter(dsn, checks_repo.insert_check_group, application_name="credit-checks-writer")
 
 
 def create_app(settings: CreditSettings | None = None, *, context: CreditContext | None = None) -> FastAPI:
@@ -126,6 +130,7 @@ def create_app(settings: CreditSettings | None = None, *, context: CreditContext
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
             await close_pool(app.state)
+            await app.state.check_writer.close()
             await app.state.audit_writer.close()
             if context is None:
                 await ctx.engine.dispose()

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import datetime as dt
 import io
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit.audit import chain
 from services.credit.audit import repository as repo
+from services.kit.groupcommit import GroupWriter
 
 # small batches: the sealer runs inside a serving process and must not hold its event loop for long
 SEAL_BATCH = 1000
@@ -34,84 +33,19 @@ def prepared(keys: AuditKeys, entry: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-_STOPPING = "the service is stopping; the audit entry was not stored"
-
-
 class AuditWriter:
-    """Group commit for the audit trail. Each caller still waits until its own entry is committed
-    (no answer leaves unaudited), but entries that arrive while a commit is in flight share the
-    next one: one transaction per burst instead of one per request."""
+    """The audit trail's group commit (services/kit/groupcommit.py): no answer leaves before its
+    entry is committed, and entries that arrive together share one statement and one commit."""
 
     def __init__(self, dsn: str, keys: AuditKeys, *, max_batch: int = 1000) -> None:
-        self.dsn = dsn
         self.keys = keys
-        self.max_batch = max_batch
-        # one connection of its own: the writer is a single task, so it never needs more
-        self._conn: asyncpg.Connection | None = None
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
+        self._group = GroupWriter(dsn, repo.insert_entries, application_name="credit-audit", max_batch=max_batch)
 
     async def record(self, entry: dict[str, Any]) -> None:
-        if self._closed:
-            raise RuntimeError(_STOPPING)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((prepared(self.keys, entry), done))
-        self._wake.set()
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run())
-        await done
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-                try:
-                    await self._write([entry for entry, _ in batch])
-                except asyncio.CancelledError:
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(RuntimeError(_STOPPING))
-                    raise
-                except Exception as exc:
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(exc)
-                else:
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_result(None)
-
-    async def _write(self, entries: list[dict[str, Any]]) -> None:
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.dsn, server_settings={"application_name": "credit-audit"})
-        try:
-            await repo.insert_entries(self._conn, entries)
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
-            await self._conn.close(timeout=1)
-            self._conn = None
-            raise
+        await self._group.record(prepared(self.keys, entry))
 
     async def close(self) -> None:
-        self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        # answers still waiting for their entry are refused rather than left hanging
-        self._fail_pending()
-        if self._conn is not None:
-            await self._conn.close(timeout=2)
-            self._conn = None
-
-    def _fail_pending(self) -> None:
-        pending, self._pending = self._pending, []
-        for _, done in pending:
-            if not done.done():
-                done.set_exception(RuntimeError(_STOPPING))
+        await self._group.close()
 
 
 async def seal(session: AsyncSession, keys: AuditKeys) -> int:

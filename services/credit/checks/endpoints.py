@@ -24,7 +24,14 @@ from services.credit.checks.schemas import (
     VerifyIn,
     VerifyOut,
 )
-from services.credit.common.pool import CheckConn, Readers, get_readers, read_connection
+from services.credit.common.pool import (
+    CheckConn,
+    CheckWriter,
+    Readers,
+    get_check_writer,
+    get_readers,
+    read_connection,
+)
 from services.credit.context import CreditContext
 from services.credit.deps import ContextDep, SessionDep, authorise, require
 from services.credit.measures.catalogue import default_catalogue
@@ -49,12 +56,14 @@ JSONL = ("application/x-ndjson", "application/jsonl", "application/json-lines")
     summary="Check a unit before an approval: grade, serious list, records, measures that apply",
 )
 async def create_check(
-    request: Request, principal: WriteChecks, body: CheckIn, ctx: ContextDep, conn: CheckConn
+    request: Request, principal: WriteChecks, body: CheckIn, ctx: ContextDep, conn: CheckConn, writer: CheckWriter
 ) -> Response:
     catalogue, policy = default_catalogue(), default_checks_policy()
     req = service.request_of(body, principal, catalogue)
     set_subject(request.state, uscc=req.uscc, purpose=f"{req.scenario} {req.case_ref}: {req.purpose}"[:500])
-    check_id, raw = await service.check_one(conn, req, today=ctx.today(), policy=policy, catalogue=catalogue)
+    check_id, raw = await service.check_one(
+        conn, req, today=ctx.today(), policy=policy, catalogue=catalogue, writer=writer
+    )
     return Response(
         raw,
         status_code=201,
@@ -226,8 +235,9 @@ async def create_check_hot(request: Request, _: str) -> Response:
     principal = authorise(request, request.headers.get("authorization"), ("checks:write",))
     body = await validated_body(request.scope["route"], raw)
     ctx: CreditContext = request.app.state.ctx
+    writer = await get_check_writer(request)
     async with read_connection(request) as conn:
-        return await create_check(request, principal, body, ctx, conn)
+        return await create_check(request, principal, body, ctx, conn, writer)
 
 
 async def batch_check_hot(request: Request, _: str) -> Response:

@@ -81,6 +81,28 @@ async def insert_check(conn: asyncpg.Connection, values: tuple[Any, ...]) -> Non
     await conn.execute(_INSERT, *values)
 
 
+_CHECK_TYPES = {
+    "id": "uuid",
+    "batch_id": "uuid",
+    "unit_id": "bigint",
+    "hit": "boolean",
+    "check_date": "date",
+    "feedback_due": "date",
+    "answer": "json",
+    "created_at": "timestamptz",
+}
+# single checks of concurrent requests, stored together: one statement, one round trip, one commit
+_INSERT_GROUP = (  # column names and types are constants
+    f"INSERT INTO credit.checks ({', '.join(CHECK_COLUMNS)}) SELECT * FROM unnest("  # noqa: S608
+    + ", ".join(f"${i}::{_CHECK_TYPES.get(c, 'text')}[]" for i, c in enumerate(CHECK_COLUMNS, 1))
+    + ")"
+)
+
+
+async def insert_check_group(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+    await conn.execute(_INSERT_GROUP, *(list(column) for column in zip(*rows, strict=True)))
+
+
 async def insert_checks(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
     """A batch: COPY (binary) when the connection is ours alone, one statement either way."""
     await conn.copy_records_to_table("checks", schema_name="credit", columns=list(CHECK_COLUMNS), records=rows)

@@ -29,6 +29,7 @@ from services.credit.grades.model import GRADE_LABELS, ListingFact, RecordFact, 
 from services.credit.measures.catalogue import Catalogue
 from services.credit.policy.checks_model import ChecksPolicy
 from services.kit.auth import Principal
+from services.kit.groupcommit import GroupWriter
 from services.kit.ids import new_uuid7, new_uuid7s
 
 INTERNAL_SCOPE = "checks:internal"
@@ -344,8 +345,16 @@ def ground_labels(policy: ChecksPolicy) -> dict[str, tuple[str, str]]:
 
 
 async def check_one(
-    conn: asyncpg.Connection, req: CheckRequest, *, today: dt.date, policy: ChecksPolicy, catalogue: Catalogue
+    conn: asyncpg.Connection,
+    req: CheckRequest,
+    *,
+    today: dt.date,
+    policy: ChecksPolicy,
+    catalogue: Catalogue,
+    writer: GroupWriter[tuple[Any, ...]] | None = None,
 ) -> tuple[uuid.UUID, bytes]:
+    """One check, stored before it is answered: with `writer`, together with the checks of other
+    requests of the same moment (group commit), else on `conn`."""
     row = await repo.unit_facts(conn, req.uscc)
     cal = await calendar_for(conn)
     raw, values = compose(
@@ -361,7 +370,10 @@ async def check_one(
         check_id=new_uuid7(),
         code=_codes(1)[0],
     )
-    await repo.insert_check(conn, values)
+    if writer is not None:
+        await writer.record(values)
+    else:
+        await repo.insert_check(conn, values)
     return values[0], raw
 
 

@@ -7,12 +7,13 @@ import asyncio
 import collections
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
 
 from services.credit.deps import ContextDep
+from services.kit.groupcommit import GroupWriter
 
 _lock = asyncio.Lock()
 
@@ -150,6 +151,18 @@ async def get_readers(request: Request, ctx: ContextDep) -> ReadPool | None:
 
 
 Readers = Annotated[ReadPool | None, Depends(get_readers)]
+
+
+async def get_check_writer(request: Request) -> GroupWriter[tuple[Any, ...]] | None:
+    """The group writer of single checks; none where the dependency overrides replace the read
+    connection (the check is then stored on that connection)."""
+    if get_check_conn in request.app.dependency_overrides:
+        return None
+    writer: GroupWriter[tuple[Any, ...]] | None = getattr(request.app.state, "check_writer", None)
+    return writer
+
+
+CheckWriter = Annotated[GroupWriter[tuple[Any, ...]] | None, Depends(get_check_writer)]
 
 
 @contextlib.asynccontextmanager

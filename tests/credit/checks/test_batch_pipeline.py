@@ -1,11 +1,14 @@
-"""A batch of checks read in chunks on several pool connections at once (as the service runs it)
+"""Storing checks. A batch of checks read in chunks on several pool connections at once (as the service runs it)
 answers exactly what the one-connection path answers, stores every answer in one transaction, and
-stores nothing when a chunk fails."""
+stores nothing when a chunk fails. Single checks of the same moment share one commit, and none is
+answered before it is stored."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -19,6 +22,7 @@ from services.credit.common.pool import ReadPool
 from services.credit.measures.catalogue import default_catalogue
 from services.credit.policy.checks_model import default_checks_policy
 from services.kit import migrate
+from services.kit.groupcommit import GroupWriter
 from tests.conftest import drop_database, fresh_database
 
 UNITS = 40
@@ -101,3 +105,51 @@ async def test_a_failing_chunk_stores_nothing_of_the_batch(pool: ReadPool, monke
         await _batch(pool, [_uscc(i) for i in range(1, UNITS + 1)], parallel=True)
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM credit.checks") == before
+
+
+async def test_single_checks_of_one_moment_are_stored_together_before_they_are_answered(
+    pool: ReadPool, batch_db: str
+) -> None:
+    dsn = batch_db.replace("postgresql+psycopg://", "postgresql://")
+    writer: GroupWriter[tuple[Any, ...]] = GroupWriter(dsn, repo.insert_check_group, application_name="test-checks")
+    req = service.CheckRequest("", "land_use_approval", "延自然资〔2026〕9号", "出让", "王", "land", "land-1", False)
+
+    async def one(i: int) -> tuple[Any, bytes]:
+        async with pool.acquire() as conn:
+            return await service.check_one(
+                conn,
+                replace(req, uscc=_uscc(i)),
+                today=dt.date(2026, 11, 30),
+                policy=default_checks_policy(),
+                catalogue=default_catalogue(),
+                writer=writer,
+            )
+
+    try:
+        answered = await asyncio.gather(*(one(i) for i in range(1, 21)))
+    finally:
+        await writer.close()
+    async with pool.acquire() as conn:
+        stored = await conn.fetch(
+            "SELECT id, answer::text AS answer FROM credit.checks WHERE id = ANY($1::uuid[])", [a[0] for a in answered]
+        )
+    assert {r["id"]: r["answer"].encode() for r in stored} == dict(answered)
+
+    gone: GroupWriter[tuple[Any, ...]] = GroupWriter(
+        "postgresql://nobody@127.0.0.1:1/none", repo.insert_check_group, application_name="test-checks"
+    )
+    with pytest.raises(OSError):  # a check that could not be stored is not answered
+        await _check_with(gone, pool, req)
+    await gone.close()
+
+
+async def _check_with(writer: GroupWriter[tuple[Any, ...]], pool: ReadPool, req: service.CheckRequest) -> Any:
+    async with pool.acquire() as conn:
+        return await service.check_one(
+            conn,
+            replace(req, uscc=_uscc(2)),
+            today=dt.date(2026, 11, 30),
+            policy=default_checks_policy(),
+            catalogue=default_catalogue(),
+            writer=writer,
+        )
