@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import pathlib
 from collections.abc import AsyncIterator
@@ -294,3 +295,38 @@ async def test_audit_writer_refuses_rather_than_hangs_when_stopping(credit_ctx: 
         waiting.result()
     with pytest.raises(RuntimeError, match="stopping"):
         await writer.record(entry)
+
+
+async def test_export_for_one_unit_finds_every_day(audit_ctx: tuple[CreditContext, str]) -> None:
+    """The unit and case indexes lead with the day: an export walks every day the trail has."""
+    ctx, url = audit_ctx
+    writer = audit.AuditWriter(url, ctx.audit)
+    wanted, other = "91222401MA0000001X", "91222401MA0000002X"
+    days = [dt.datetime(2025, 12, 31, 23, 59, tzinfo=dt.UTC), dt.datetime(2026, 3, 1, 8, tzinfo=dt.UTC)]
+    days += [dt.datetime(2026, 11, 28, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))]  # 27 Nov in UTC
+    for n, (at, uscc) in enumerate([(d, u) for d in days for u in (wanted, other)]):
+        await writer.record(
+            {
+                "at": at,
+                "client_id": "land-bureau",
+                "department": "yanji-land-bureau",
+                "case_id": f"case-{n % 2}",
+                "operation": "get_unit",
+                "method": "GET",
+                "path": f"/v1/units/{uscc}",
+                "status": 200,
+                "subject_uscc": uscc,
+                "request_id": f"r{n}",
+                "result_digest": f"{n:064x}",
+            }
+        )
+    await writer.close()
+    async with ctx.sessions() as session:
+        by_unit = await audit.export_csv(session, case_id=None, uscc=wanted)
+        by_case = await audit.export_csv(session, case_id="case-1", uscc=None)
+        both = await audit.export_csv(session, case_id="case-0", uscc=other)
+    rows = list(csv.reader(io.StringIO(by_unit.lstrip("\ufeff"))))[1:]
+    assert [r[10] for r in rows] == [wanted] * 3
+    assert [r[0][:10] for r in rows] == ["2025-12-31", "2026-03-01", "2026-11-27"]
+    assert len(list(csv.reader(io.StringIO(by_case.lstrip("\ufeff"))))) == 1 + 3
+    assert len(list(csv.reader(io.StringIO(both.lstrip("\ufeff"))))) == 1  # case-0 is only the wanted unit's
