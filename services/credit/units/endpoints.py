@@ -192,30 +192,7 @@ async def list_units(
     },
 )
 async def bulk_upsert(request: Request, ctx: ContextDep, session: SessionDep, principal: WriteUnits) -> Response:
-    body = await json_body(request)
-    items = body.get("items") if isinstance(body, dict) else None
-    if not isinstance(items, list):
-        raise ProblemError(
-            422,
-            "invalid_input",
-            "the body must be an object with an `items` array",
-            errors=[FieldError(field="body.items", reason="required array")],
-        )
-    extra = sorted(set(body) - {"items"})
-    if extra:
-        raise ProblemError(
-            422,
-            "invalid_input",
-            f"unknown field {extra[0]}",
-            errors=[FieldError(field=f"body.{extra[0]}", reason="unknown field")],
-        )
-    if not 1 <= len(items) <= BULK_MAX_ITEMS:
-        raise ProblemError(
-            422,
-            "batch_size",
-            f"a batch holds 1 to {BULK_MAX_ITEMS} units, got {len(items)}",
-            errors=[FieldError(field="body.items", reason=f"1 to {BULK_MAX_ITEMS} items")],
-        )
+    items = service.batch_items(await json_body(request), BULK_MAX_ITEMS)
     result = await service.bulk_upsert(ctx, session, items, principal)
     return Response(orjson.dumps(result.model_dump(mode="json")), media_type="application/json")
 
@@ -235,6 +212,6 @@ async def bulk_upsert(request: Request, ctx: ContextDep, session: SessionDep, pr
     },
 )
 async def import_units(request: Request, ctx: ContextDep, session: SessionDep, principal: WriteUnits) -> Response:
-    items = importer.envelope_items(await json_body(request))
+    items = service.batch_items(await json_body(request), importer.IMPORT_MAX_ITEMS)
     answer = await importer.import_units(ctx, session, items, principal)
     return Response(orjson.dumps(answer), media_type="application/json")

@@ -38,7 +38,6 @@ from services.credit.units.errors import duplicate_in_batch
 from services.credit.units.schemas import FireClass, PersonRole, RegStatus, UnitIn, UnitType
 from services.credit.units.service import _content_hash, uscc_error
 from services.kit.auth import Principal
-from services.kit.errors import FieldError, ProblemError
 from services.kit.ids import citizen_id_problem
 
 IMPORT_MAX_ITEMS = 20_000
@@ -181,35 +180,6 @@ def fast_accept(raw: Any, today: dt.date) -> tuple[str, dict[str, Any], list[tup
                 return None
             persons.append((role, person_name, citizen_id))
     return uscc, given, persons
-
-
-def envelope_items(body: Any) -> list[Any]:
-    """The `items` of a request body; a body that is not `{"items": [1..IMPORT_MAX_ITEMS]}` is refused
-    as a whole (422), before any item is looked at."""
-    items = body.get("items") if isinstance(body, dict) else None
-    if not isinstance(items, list):
-        raise ProblemError(
-            422,
-            "invalid_input",
-            "the body must be an object with an `items` array",
-            errors=[FieldError(field="body.items", reason="required array")],
-        )
-    extra = sorted(set(body) - {"items"})
-    if extra:
-        raise ProblemError(
-            422,
-            "invalid_input",
-            f"unknown field {extra[0]}",
-            errors=[FieldError(field=f"body.{extra[0]}", reason="unknown field")],
-        )
-    if not 1 <= len(items) <= IMPORT_MAX_ITEMS:
-        raise ProblemError(
-            422,
-            "batch_size",
-            f"a batch holds 1 to {IMPORT_MAX_ITEMS} units, got {len(items)}",
-            errors=[FieldError(field="body.items", reason=f"1 to {IMPORT_MAX_ITEMS} items")],
-        )
-    return items
 
 
 def _rejected(index: int, uscc: str, errors: list[dict[str, str]]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from services.credit.units.schemas import (
     UnitPatch,
 )
 from services.kit.auth import Principal
-from services.kit.errors import FieldError
+from services.kit.errors import FieldError, ProblemError
 from services.kit.ids import uscc_problem
 
 _unit_adapter: TypeAdapter[UnitIn] = TypeAdapter(UnitIn)
@@ -312,3 +312,32 @@ async def _apply(
             )
         )
     return out
+
+
+def batch_items(body: Any, max_items: int) -> list[Any]:
+    """The `items` of a bulk request body; a body that is not `{"items": [1..max_items]}` is refused
+    as a whole (422), before any item is looked at."""
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise ProblemError(
+            422,
+            "invalid_input",
+            "the body must be an object with an `items` array",
+            errors=[FieldError(field="body.items", reason="required array")],
+        )
+    extra = sorted(set(body) - {"items"})
+    if extra:
+        raise ProblemError(
+            422,
+            "invalid_input",
+            f"unknown field {extra[0]}",
+            errors=[FieldError(field=f"body.{extra[0]}", reason="unknown field")],
+        )
+    if not 1 <= len(items) <= max_items:
+        raise ProblemError(
+            422,
+            "batch_size",
+            f"a batch holds 1 to {max_items} units, got {len(items)}",
+            errors=[FieldError(field="body.items", reason=f"1 to {max_items} items")],
+        )
+    return items
