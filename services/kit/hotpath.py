@@ -4,7 +4,7 @@ front of the framework's router and dependency resolution, which cost more CPU t
 
 The framework's routes stay declared: they make the contract, and they serve when the hot path is
 off. A hot handler resolves the same dependencies by hand, in the order the framework would, and
-calls the same endpoint function; `tests/credit/test_hot_path.py` holds both paths to identical
+calls the same endpoint function; `tests/credit/checks/test_hot_path.py` holds both paths to identical
 answers, bad input included. Reading and validating a JSON body follows the framework too
 (`read_json_body`, `validated_body`), so a refused body gets the same problem either way.
 """
