@@ -89,6 +89,10 @@ Ctrl-C stops the stack.""",
     )
 
 
+def _stop_as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--credit-port", type=int, default=8000)
@@ -97,6 +101,9 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=20000, help="demo records (default 20000)")
     parser.add_argument("--fresh", action="store_true", help="delete the local database first")
     args = parser.parse_args()
+    # a service manager's stop (SIGTERM) ends the stack as Ctrl-C does, at any stage: services
+    # first, then the embedded PostgreSQL, nothing left running
+    signal.signal(signal.SIGTERM, _stop_as_interrupt)
     if args.fresh and DATA.exists():
         shutil.rmtree(DATA)
     DATA.mkdir(exist_ok=True)
