@@ -75,3 +75,10 @@ async def driver_connection(session: AsyncSession) -> Any:
         # SQLAlchemy begins lazily, on its first statement: make sure ours run inside that transaction
         await session.execute(text("SELECT 1"))
     return driver
+
+
+def unnest_insert(table: str, columns: tuple[str, ...], types: dict[str, str]) -> str:
+    """`INSERT INTO table (columns) SELECT * FROM unnest($1::type[], ...)`: many rows in one statement,
+    one array per column (a column not in `types` is text). Built from constants, never from input."""
+    arrays = ", ".join(f"${i}::{types.get(c, 'text')}[]" for i, c in enumerate(columns, start=1))
+    return f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"  # noqa: S608

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit.audit import chain
 from services.credit.audit.models import AuditEntry, AuditSeal
-from services.kit.db import driver_connection
+from services.kit.db import driver_connection, unnest_insert
 
 _log = cast(Table, AuditEntry.__table__)
 _seals = cast(Table, AuditSeal.__table__)
@@ -22,11 +22,7 @@ ENTRY_COLUMNS = (*chain.ENTRY_FIELDS, "row_hash")
 
 _ENTRY_TYPES = {"at": "timestamptz", "status": "integer", "row_hash": "bytea"}
 # one statement, so one round trip and its own transaction (BEGIN, COPY and COMMIT took four)
-_INSERT_ENTRIES = (  # column names and types are constants
-    f"INSERT INTO credit.audit_log ({', '.join(ENTRY_COLUMNS)}) SELECT * FROM unnest("  # noqa: S608
-    + ", ".join(f"${i}::{_ENTRY_TYPES.get(c, 'text')}[]" for i, c in enumerate(ENTRY_COLUMNS, 1))
-    + ")"
-)
+_INSERT_ENTRIES = unnest_insert("credit.audit_log", ENTRY_COLUMNS, _ENTRY_TYPES)
 
 
 async def insert_entries(apg: Any, entries: list[dict[str, Any]]) -> None:

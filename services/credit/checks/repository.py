@@ -12,6 +12,8 @@ import asyncpg
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kit.db import unnest_insert
+
 _UNIT_FACTS = """
 SELECT u.id, u.uscc, u.name, u.unit_type, u.fire_class, u.reg_status, u.reg_status_date, u.region_code,
        g.grade, g.score, g.explanation::text AS explanation, g.next_change_on,
@@ -92,11 +94,7 @@ _CHECK_TYPES = {
     "created_at": "timestamptz",
 }
 # single checks of concurrent requests, stored together: one statement, one round trip, one commit
-_INSERT_GROUP = (  # column names and types are constants
-    f"INSERT INTO credit.checks ({', '.join(CHECK_COLUMNS)}) SELECT * FROM unnest("  # noqa: S608
-    + ", ".join(f"${i}::{_CHECK_TYPES.get(c, 'text')}[]" for i, c in enumerate(CHECK_COLUMNS, 1))
-    + ")"
-)
+_INSERT_GROUP = unnest_insert("credit.checks", CHECK_COLUMNS, _CHECK_TYPES)
 
 
 async def insert_check_group(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:

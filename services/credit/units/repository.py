@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit.units.models import Unit, UnitPerson
-from services.kit.db import driver_connection
+from services.kit.db import driver_connection, unnest_insert
 
 UNIT_COLUMNS = (
     "uscc",
@@ -119,9 +119,8 @@ _COLUMN_TYPES = {
 
 # built once from the column constants above, never from input
 _INSERT_NEW_UNITS = (
-    f"INSERT INTO credit.units ({', '.join(INSERT_COLUMNS)}) SELECT * FROM unnest("  # noqa: S608
-    + ", ".join(f"${i}::{_COLUMN_TYPES.get(c, 'text')}[]" for i, c in enumerate(INSERT_COLUMNS, start=1))
-    + ") ON CONFLICT (uscc) DO NOTHING RETURNING uscc, id, version"
+    unnest_insert("credit.units", INSERT_COLUMNS, _COLUMN_TYPES)
+    + " ON CONFLICT (uscc) DO NOTHING RETURNING uscc, id, version"
 )
 
 
