@@ -112,12 +112,7 @@ def make_citizen_id(region: str, born: dt.date, serial: int) -> str:
 
 def new_uuid7() -> uuid.UUID:
     """Time-ordered UUID (RFC 9562 v7): keeps B-tree inserts local and ids sortable by creation."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80 | rand
-    value = (value & ~(0xF << 76)) | (0x7 << 76)
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)
-    return uuid.UUID(int=value)
+    return new_uuid7s(1)[0]
 
 
 def new_uuid7s(count: int) -> list[uuid.UUID]:
