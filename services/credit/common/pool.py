@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import asyncpg
@@ -142,10 +142,19 @@ async def get_check_conn(request: Request, ctx: ContextDep) -> AsyncIterator[asy
 CheckConn = Annotated[asyncpg.Connection, Depends(get_check_conn)]
 
 
+def _replaced_read_connection(request: Request) -> Callable[[], AsyncIterator[asyncpg.Connection]] | None:
+    """What the application's dependency overrides put in place of `CheckConn`, if anything (tests
+    give their own transaction's connection): the hot path and the pool-wide work then use it alone."""
+    override: Callable[[], AsyncIterator[asyncpg.Connection]] | None = request.app.dependency_overrides.get(
+        get_check_conn
+    )
+    return override
+
+
 async def get_readers(request: Request, ctx: ContextDep) -> ReadPool | None:
     """The read pool, for work that reads on several connections at once (a batch of checks); none
     where the application's dependency overrides replace the read connection (one connection then)."""
-    if get_check_conn in request.app.dependency_overrides:
+    if _replaced_read_connection(request) is not None:
         return None
     return await read_pool(request, ctx)
 
@@ -156,7 +165,7 @@ Readers = Annotated[ReadPool | None, Depends(get_readers)]
 async def get_check_writer(request: Request) -> GroupWriter[tuple[Any, ...]] | None:
     """The group writer of single checks; none where the dependency overrides replace the read
     connection (the check is then stored on that connection)."""
-    if get_check_conn in request.app.dependency_overrides:
+    if _replaced_read_connection(request) is not None:
         return None
     writer: GroupWriter[tuple[Any, ...]] | None = getattr(request.app.state, "check_writer", None)
     return writer
@@ -169,7 +178,7 @@ CheckWriter = Annotated[GroupWriter[tuple[Any, ...]] | None, Depends(get_check_w
 async def read_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
     """`CheckConn` for the hot path, which resolves dependencies by hand: the read pool's
     connection, or whatever the application's dependency overrides put in its place."""
-    override = request.app.dependency_overrides.get(get_check_conn)
+    override = _replaced_read_connection(request)
     if override is not None:
         async with contextlib.asynccontextmanager(override)() as conn:
             yield conn
