@@ -93,8 +93,9 @@ def test_forwarded_units_land_in_credit_and_survive_an_outage(
     assert len(slept) >= 2
     # mirror and credit agree unit by unit
     with psycopg.connect(sharing_db) as conn:
-        mirror = conn.execute("SELECT uscc, name, reg_status, region_code, industry_code, address, forward_version "
-                              "FROM sharing.registry ORDER BY uscc").fetchall()
+        mirror = conn.execute("SELECT r.uscc, r.name, r.reg_status, r.region_code, r.industry_code, r.address, "
+                              "f.forward_version FROM sharing.registry r "
+                              "LEFT JOIN sharing.forward_state f ON f.uscc = r.uscc ORDER BY r.uscc").fetchall()
     assert mirror == credit_units(credit.url)
     assert mirror_checksum(sharing_db)
     job.credit.close()

@@ -69,6 +69,14 @@ def test_full_then_two_deltas_equals_the_later_full(sharing_db: str, pg_server_u
                                   "GROUP BY kind", (d2["id"],)).fetchall())
         fields = conn.execute("SELECT fields FROM sharing.registry_changes WHERE kind = 'changed' LIMIT 1").fetchone()
     assert kinds["new"] == 6
+    with psycopg.connect(sharing_db) as conn:
+        baseline_rows = conn.execute("SELECT count(*) FROM sharing.registry_changes WHERE run_id = %s",
+                                     (first["id"],)).fetchone()
+        first_seen = conn.execute("SELECT count(*) FROM sharing.registry WHERE first_seen_run = %s",
+                                  (first["id"],)).fetchone()
+    # into an empty registry every unit is new: no per-unit diff rows, first_seen_run says it
+    assert baseline_rows == (0,)
+    assert first_seen == (600,)
     assert fields is not None
     assert fields[0]
     # a fresh mirror fed the full snapshot at sequence 2 holds exactly the same registry

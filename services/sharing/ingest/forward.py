@@ -1,13 +1,14 @@
 """Forwarding mirror rows to credit: batches read in USCC order, sent concurrently, each acknowledged
 batch marked in its own transaction.
 
-* A reader walks the mirror by USCC (`forwarded_hash IS DISTINCT FROM content_hash`), up to a bound:
+* A reader walks the mirror by USCC (units whose content credit has not acknowledged, see
+  `sharing.forward_state`), up to a bound:
   while the apply phase is still merging, only the chunks it has committed (`advance(upto)`), so
   forwarding runs beside the merge (pipelining); after it, everything (`finish()`).
 * Up to `policy.forward.concurrency` batches are in flight at once (credit's API processes are
   stateless replicas; its bulk upsert is idempotent, so the order of acknowledgements does not matter).
-* Each sender marks its batch (`forwarded_hash = content_hash` where the content is still the one
-  sent) in one transaction on its own connection. A kill at any point leaves unacknowledged rows
+* Each sender records its batch's acknowledgements (the content hash sent, the version credit gave) in
+  one transaction on its own connection. A kill at any point leaves unacknowledged rows
   pending; the next run resends them and credit answers `unchanged` for what it already holds.
 """
 
@@ -32,6 +33,9 @@ from services.sharing.policy import ForwardPolicy
 _log = logging.getLogger("sharing.ingest")
 
 _UNBOUNDED = None
+_USCC = repo.PENDING_COLUMNS.index("uscc")
+_HASH = repo.PENDING_COLUMNS.index("content_hash")
+_LINE = repo.PENDING_COLUMNS.index("source_line")
 
 
 class ForwardAborted(Exception):
@@ -135,7 +139,7 @@ class Forwarder:
                                     self._cv.wait()
                             after = bound
                             continue
-                        after = rows[-1]["uscc"]
+                        after = rows[-1][_USCC]
                         batch_no += 1
                         while len(in_flight) >= width:
                             self._done(in_flight.popleft().result())
@@ -173,20 +177,26 @@ class Forwarder:
                 self._conns.append(conn)
         return conn
 
-    def unit_in(self, row: dict[str, Any]) -> dict[str, Any]:
+    def unit_in(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        """A mirror row (`repo.PENDING_COLUMNS`) as a credit `UnitIn` item."""
+        (uscc, name, unit_type, reg_status, reg_status_date, reg_authority, region_code, industry_code, address,
+         established_on, legal_rep_name, legal_rep_id_cipher, _hash, _line) = row
         item: dict[str, Any] = {
-            "uscc": row["uscc"], "name": row["name"], "unit_type": row["unit_type"],
-            "reg_status": row["reg_status"], "region_code": row["region_code"],
+            "uscc": uscc, "name": name, "unit_type": unit_type, "reg_status": reg_status, "region_code": region_code,
         }
-        for key in ("reg_authority", "industry_code", "address"):
-            if row[key]:
-                item[key] = row[key]
-        for key in ("reg_status_date", "established_on"):
-            if row[key] is not None:
-                item[key] = row[key].isoformat()
-        if row["legal_rep_id_cipher"] is not None and row["legal_rep_name"]:
-            item["persons"] = [{"role": "legal_representative", "name": row["legal_rep_name"],
-                                "citizen_id": self.pii.decrypt(bytes(row["legal_rep_id_cipher"]))}]
+        if reg_authority:
+            item["reg_authority"] = reg_authority
+        if industry_code:
+            item["industry_code"] = industry_code
+        if address:
+            item["address"] = address
+        if reg_status_date is not None:
+            item["reg_status_date"] = reg_status_date.isoformat()
+        if established_on is not None:
+            item["established_on"] = established_on.isoformat()
+        if legal_rep_id_cipher is not None and legal_rep_name:
+            item["persons"] = [{"role": "legal_representative", "name": legal_rep_name,
+                                "citizen_id": self.pii.decrypt(bytes(legal_rep_id_cipher))}]
         return item
 
     def send(self, items: list[dict[str, Any]], request_id: str) -> BulkResult:
@@ -209,7 +219,7 @@ class Forwarder:
                 self.sleep(delay)
                 delay = min(delay * 2, f.retry_max_seconds)
 
-    def _send_batch(self, rows: list[dict[str, Any]], request_id: str) -> int:
+    def _send_batch(self, rows: list[tuple[Any, ...]], request_id: str) -> int:
         items = [self.unit_in(r) for r in rows]
         result = self.send(items, request_id)
         done: list[tuple[str, bytes, int | None]] = []
@@ -218,14 +228,14 @@ class Forwarder:
         for r in result.results:
             row = rows[r.index]
             if r.outcome == "rejected":
-                rejected.append((row["uscc"], bytes(row["content_hash"])))
+                rejected.append((row[_USCC], bytes(row[_HASH])))
                 detail = "; ".join(f"{e.get('field')}: {e.get('reason')}" for e in r.errors) or "rejected"
                 first = r.errors[0].get("field") if r.errors else None
-                quarantine.append((self.run_id, "credit", f"credit:{self.credit.units_path()}", int(row["source_line"]),
-                                   "credit", "credit_rejected", first, detail, row["uscc"], "",
+                quarantine.append((self.run_id, "credit", f"credit:{self.credit.units_path()}", int(row[_LINE]),
+                                   "credit", "credit_rejected", first, detail, row[_USCC], "",
                                    {k: v for k, v in items[r.index].items() if k != "persons"}))
             else:
-                done.append((row["uscc"], bytes(row["content_hash"]), r.version))
+                done.append((row[_USCC], bytes(row[_HASH]), r.version))
         conn = self._conn()
         with conn.transaction():
             repo.mark_forwarded(conn, done)

@@ -68,7 +68,8 @@ class SyncRun(Base):
 
 
 class RegistryUnit(Base):
-    """sharing's mirror of the market-regulation registry, with provenance and forwarding state."""
+    """sharing's mirror of the market-regulation registry, with provenance (credit's acknowledgements
+    are in `ForwardState`)."""
 
     __tablename__ = "registry"
 
@@ -101,9 +102,18 @@ class RegistryUnit(Base):
     first_seen_run: Mapped[int] = mapped_column(BigInteger)
     first_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     absent_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ForwardState(Base):
+    """What credit acknowledged of a mirror unit: the content hash it holds (and its version), or the
+    content hash it rejected. A unit is pending while neither equals the mirror's content hash."""
+
+    __tablename__ = "forward_state"
+
+    uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
     forwarded_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
-    forwarded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     forward_version: Mapped[int | None] = mapped_column(Integer)
+    forwarded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     rejected_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 

@@ -173,7 +173,7 @@ def plan_counts(conn: psycopg.Connection[Any], run_id: int, *, full: bool) -> di
         ).format(t)).fetchone()
         assert row is not None
         sizes = cur.execute(
-            "SELECT count(*) FILTER (WHERE absent_since IS NULL) AS registry_size,"
+            "SELECT count(*) FILTER (WHERE absent_since IS NULL) AS registry_size, count(*) AS registry_rows,"
             " count(*) FILTER (WHERE absent_since IS NULL AND reg_status = 'operating') AS operating"
             " FROM sharing.registry"
         ).fetchone()
@@ -198,8 +198,11 @@ def next_chunk_end(conn: psycopg.Connection[Any], run_id: int, after: str, size:
 
 def apply_chunk(conn: psycopg.Connection[Any], *, run_id: int, after: str, upto: str, source: str,
                 location: str, received_at: dt.datetime, listed_on: dt.date, sensitive: list[str],
-                baseline: bool, baseline_since: dt.date) -> dict[str, int]:
-    """Merge stage rows with after < uscc <= upto into the mirror; record the diff and the survey list."""
+                baseline: bool, baseline_since: dt.date, into_empty: bool = False) -> dict[str, int]:
+    """Merge stage rows with after < uscc <= upto into the mirror; record the diff and the survey list.
+
+    `baseline`: the registry held no present unit when the run was planned (survey-list rule);
+    `into_empty`: it held no row at all, so every stage row is new."""
     t = stage_table(run_id)
     patterns = [p + "%" for p in sensitive]
     params = {"run": run_id, "after": after, "upto": upto, "source": source, "loc": location,
@@ -209,7 +212,9 @@ def apply_chunk(conn: psycopg.Connection[Any], *, run_id: int, after: str, upto:
         sql.SQL("CASE WHEN r.{c} IS DISTINCT FROM s.{c} THEN {n} END").format(c=sql.Identifier(c), n=sql.Literal(c))
         for c in DIFF_FIELDS
     )
-    changes = conn.execute(sql.SQL(
+    # into an empty registry no per-unit `new` entries are recorded: every unit is new, and its
+    # first_seen_run names the run (the run report counts them)
+    changes = 0 if into_empty else conn.execute(sql.SQL(
         """INSERT INTO sharing.registry_changes (run_id, uscc, kind, fields, old_status, new_status, source_line)
            SELECT %(run)s, s.uscc,
                   CASE WHEN r.uscc IS NULL THEN 'new'
@@ -279,39 +284,58 @@ def save_source(conn: psycopg.Connection[Any], *, source: str, mapping: str, seq
     )
 
 
+PENDING_COLUMNS = (
+    "uscc", "name", "unit_type", "reg_status", "reg_status_date", "reg_authority", "region_code", "industry_code",
+    "address", "established_on", "legal_rep_name", "legal_rep_id_cipher", "content_hash", "source_line",
+)
+_PENDING = """SELECT {columns}
+               FROM sharing.registry r LEFT JOIN sharing.forward_state f ON f.uscc = r.uscc
+               WHERE r.uscc > %(after)s {upto}
+                 AND f.forwarded_hash IS DISTINCT FROM r.content_hash
+                 AND f.rejected_hash IS DISTINCT FROM r.content_hash
+               ORDER BY r.uscc LIMIT %(limit)s"""
+_PENDING_COLUMNS = ", ".join(f"r.{c}" for c in PENDING_COLUMNS)
+# two statements rather than one with `%(upto)s IS NULL OR ...`: a prepared statement's generic plan
+# cannot use the index range for that condition
+_PENDING_UPTO = _PENDING.format(columns=_PENDING_COLUMNS, upto="AND r.uscc <= %(upto)s")
+_PENDING_ALL = _PENDING.format(columns=_PENDING_COLUMNS, upto="")
+
+
 def pending_forward(conn: psycopg.Connection[Any], after: str, limit: int,
-                    upto: str | None = None) -> list[dict[str, Any]]:
-    """Mirror rows credit has not acknowledged, in USCC order after `after` (and up to `upto`)."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            """SELECT uscc, name, unit_type, reg_status, reg_status_date, reg_authority, region_code, industry_code,
-                      address, established_on, legal_rep_name, legal_rep_id_cipher, content_hash, source_line
-               FROM sharing.registry
-               WHERE uscc > %(after)s AND (%(upto)s::text IS NULL OR uscc <= %(upto)s::text)
-                 AND forwarded_hash IS DISTINCT FROM content_hash
-                 AND rejected_hash IS DISTINCT FROM content_hash
-               ORDER BY uscc LIMIT %(limit)s""",
-            {"after": after, "upto": upto, "limit": limit},
-        ).fetchall()
+                    upto: str | None = None) -> list[tuple[Any, ...]]:
+    """Mirror rows credit has not acknowledged, in USCC order after `after` (and up to `upto`), as tuples
+    in `PENDING_COLUMNS` order."""
+    params = {"after": after, "upto": upto, "limit": limit}
+    return conn.execute(_PENDING_ALL if upto is None else _PENDING_UPTO, params).fetchall()
 
 
 def count_pending(conn: psycopg.Connection[Any]) -> int:
     row = conn.execute(
-        "SELECT count(*) FROM sharing.registry WHERE forwarded_hash IS DISTINCT FROM content_hash"
-        " AND rejected_hash IS DISTINCT FROM content_hash"
+        "SELECT count(*) FROM sharing.registry r LEFT JOIN sharing.forward_state f ON f.uscc = r.uscc"
+        " WHERE f.forwarded_hash IS DISTINCT FROM r.content_hash AND f.rejected_hash IS DISTINCT FROM r.content_hash"
     ).fetchone()
     return int(row[0]) if row else 0
 
 
+_NULL = "\\N"
+
+
 def mark_forwarded(conn: psycopg.Connection[Any], done: list[tuple[str, bytes, int | None]]) -> None:
+    """Record credit's acknowledgements (uscc, content hash sent, version): COPY into a per-session
+    table, then one upsert. A unit whose mirror content changed after it was sent stays pending, as
+    its content hash is no longer the acknowledged one."""
     if not done:
         return
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS forward_acks (uscc text, h bytea, v integer)")
+    conn.execute("TRUNCATE forward_acks")
+    payload = "".join(f"{u}\t\\\\x{h.hex()}\t{_NULL if v is None else v}\n" for u, h, v in done)
+    with conn.cursor() as cur, cur.copy("COPY forward_acks (uscc, h, v) FROM STDIN") as copy:
+        copy.write(payload.encode("ascii"))
     conn.execute(
-        """UPDATE sharing.registry r SET forwarded_hash = d.h, forwarded_at = now(), forward_version = d.v,
-                  rejected_hash = NULL
-           FROM unnest(%s::text[], %s::bytea[], %s::int[]) AS d(u, h, v)
-           WHERE r.uscc = d.u AND r.content_hash = d.h""",
-        ([d[0] for d in done], [d[1] for d in done], [d[2] for d in done]),
+        """INSERT INTO sharing.forward_state AS f (uscc, forwarded_hash, forward_version, forwarded_at, rejected_hash)
+           SELECT uscc, h, v, now(), NULL FROM forward_acks
+           ON CONFLICT (uscc) DO UPDATE SET forwarded_hash = excluded.forwarded_hash,
+               forward_version = excluded.forward_version, forwarded_at = excluded.forwarded_at, rejected_hash = NULL"""
     )
 
 
@@ -319,8 +343,9 @@ def mark_rejected(conn: psycopg.Connection[Any], rejected: list[tuple[str, bytes
     if not rejected:
         return
     conn.execute(
-        """UPDATE sharing.registry r SET rejected_hash = d.h
-           FROM unnest(%s::text[], %s::bytea[]) AS d(u, h) WHERE r.uscc = d.u AND r.content_hash = d.h""",
+        """INSERT INTO sharing.forward_state AS f (uscc, rejected_hash)
+           SELECT u, h FROM unnest(%s::text[], %s::bytea[]) AS d(u, h)
+           ON CONFLICT (uscc) DO UPDATE SET rejected_hash = excluded.rejected_hash""",
         ([d[0] for d in rejected], [d[1] for d in rejected]),
     )
 
@@ -336,11 +361,11 @@ def mirror_checksum(conn: psycopg.Connection[Any]) -> str:
     """A checksum of the mirror's content and forwarding state (no timestamps, run ids or ciphertexts)."""
     row = conn.execute(
         """SELECT encode(sha256(coalesce(string_agg(
-               concat_ws('|', uscc, encode(content_hash, 'hex'), encode(forwarded_hash, 'hex'),
-                         encode(rejected_hash, 'hex'), absent_since IS NOT NULL, source_location, source_line,
-                         forward_version), E'\\n' ORDER BY uscc), '')::bytea), 'hex'),
+               concat_ws('|', r.uscc, encode(r.content_hash, 'hex'), encode(f.forwarded_hash, 'hex'),
+                         encode(f.rejected_hash, 'hex'), r.absent_since IS NOT NULL, r.source_location,
+                         r.source_line, f.forward_version), E'\\n' ORDER BY r.uscc), '')::bytea), 'hex'),
                   count(*)
-           FROM sharing.registry"""
+           FROM sharing.registry r LEFT JOIN sharing.forward_state f ON f.uscc = r.uscc"""
     ).fetchone()
     assert row is not None
     return f"{row[0]}:{row[1]}"

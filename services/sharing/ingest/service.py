@@ -503,7 +503,7 @@ class IngestJob:
             "policy_version": self.policy.version, "registry_size": size, "records": records,
             "deregistering": counts["deregistering"], "absent": counts["absent"], "new": counts["new"],
             "changed": counts["changed"], "guard_applied": guard_on, "forced": bool(run["forced"]),
-            "baseline": size == 0, "problems": [],
+            "baseline": size == 0, "empty_registry": counts["registry_rows"] == 0, "problems": [],
         }
         problems: list[str] = guard["problems"]
         declared = run["declared_count"]
@@ -541,6 +541,7 @@ class IngestJob:
         started_at: dt.datetime = run["started_at"]
         listed_on = started_at.astimezone(CHINA_TZ).date()
         baseline = bool((run["guard"] or {}).get("baseline"))
+        into_empty = bool((run["guard"] or {}).get("empty_registry"))
         since = listed_on - dt.timedelta(days=self.policy.survey.baseline_established_within_days)
         applied = 0
         while True:
@@ -551,7 +552,7 @@ class IngestJob:
                 result = repo.apply_chunk(conn, run_id=run_id, after=after, upto=upto, source=spec.source,
                                           location=str(run["location"]), received_at=started_at,
                                           listed_on=listed_on, sensitive=self.policy.survey.fire_sensitive,
-                                          baseline=baseline, baseline_since=since)
+                                          baseline=baseline, baseline_since=since, into_empty=into_empty)
                 repo.add_counters(conn, run_id, survey_listed=result["survey_listed"])
                 repo.update_run(conn, run_id, apply_after=upto)
             applied += result["merged"]
