@@ -130,20 +130,19 @@ class Forwarder:
                 try:
                     while True:
                         _, bound = self._window(after)
-                        rows = repo.pending_forward(reader, after, size, upto=bound)
-                        if not rows:
-                            if bound is _UNBOUNDED:
-                                break
-                            with self._cv:  # wait for the next merged chunk (or the end)
-                                while not self._aborted and not self._finished and self._bound == bound:
-                                    self._cv.wait()
-                            after = bound
-                            continue
-                        after = rows[-1][_USCC]
-                        batch_no += 1
-                        while len(in_flight) >= width:
-                            self._done(in_flight.popleft().result())
-                        in_flight.append(pool.submit(self._send_batch, rows, f"sharing-run{self.run_id}-b{batch_no}"))
+                        # one pass over the merged range: its pending rows stream from a server-side
+                        # cursor in batches (paging with ORDER BY ... LIMIT re-planned every batch, and a
+                        # hash join's sort made each page cost the whole range)
+                        with reader.transaction(), repo.pending_cursor(reader, after, bound) as cursor:
+                            while rows := cursor.fetchmany(size):
+                                batch_no += 1
+                                while len(in_flight) >= width:
+                                    self._done(in_flight.popleft().result())
+                                in_flight.append(
+                                    pool.submit(self._send_batch, rows, f"sharing-run{self.run_id}-b{batch_no}"))
+                        if bound is _UNBOUNDED:
+                            break
+                        after = bound
                     while in_flight:
                         self._done(in_flight.popleft().result())
                 except BaseException:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -292,21 +294,19 @@ _PENDING = """SELECT {columns}
                FROM sharing.registry r LEFT JOIN sharing.forward_state f ON f.uscc = r.uscc
                WHERE r.uscc > %(after)s {upto}
                  AND f.forwarded_hash IS DISTINCT FROM r.content_hash
-                 AND f.rejected_hash IS DISTINCT FROM r.content_hash
-               ORDER BY r.uscc LIMIT %(limit)s"""
+                 AND f.rejected_hash IS DISTINCT FROM r.content_hash"""
 _PENDING_COLUMNS = ", ".join(f"r.{c}" for c in PENDING_COLUMNS)
-# two statements rather than one with `%(upto)s IS NULL OR ...`: a prepared statement's generic plan
-# cannot use the index range for that condition
 _PENDING_UPTO = _PENDING.format(columns=_PENDING_COLUMNS, upto="AND r.uscc <= %(upto)s")
 _PENDING_ALL = _PENDING.format(columns=_PENDING_COLUMNS, upto="")
 
 
-def pending_forward(conn: psycopg.Connection[Any], after: str, limit: int,
-                    upto: str | None = None) -> list[tuple[Any, ...]]:
-    """Mirror rows credit has not acknowledged, in USCC order after `after` (and up to `upto`), as tuples
-    in `PENDING_COLUMNS` order."""
-    params = {"after": after, "upto": upto, "limit": limit}
-    return conn.execute(_PENDING_ALL if upto is None else _PENDING_UPTO, params).fetchall()
+@contextlib.contextmanager
+def pending_cursor(conn: psycopg.Connection[Any], after: str, upto: str | None) -> Iterator[psycopg.ServerCursor[Any]]:
+    """Mirror rows credit has not acknowledged with after < uscc (<= upto), as tuples in `PENDING_COLUMNS`
+    order and in no particular order, from a server-side cursor (inside a transaction)."""
+    with conn.cursor(name="sharing_pending") as cursor:
+        cursor.execute(_PENDING_ALL if upto is None else _PENDING_UPTO, {"after": after, "upto": upto})
+        yield cursor
 
 
 def count_pending(conn: psycopg.Connection[Any]) -> int:

@@ -561,7 +561,7 @@ class IngestJob:
                 forwarder.advance(upto)
             self.progress.update("applying", applied)
         with conn.transaction():
-            if run["kind"] == "full":
+            if run["kind"] == "full" and not into_empty:
                 repo.mark_absent(conn, run_id, started_at)
             if run["kind"] in ("full", "delta"):
                 repo.save_source(conn, source=spec.source, mapping=spec.mapping.name, sequence=run["sequence"],
