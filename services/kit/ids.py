@@ -52,8 +52,46 @@ def uscc_check_char(first17: str) -> str:
     return USCC_CHARSET[(31 - total % 31) % 31]
 
 
+# The checks below run for every unit and person of a nightly feed, so the common case — a valid code —
+# is decided by `uscc_valid` / `_citizen_id_plainly_valid` in a few C-level string operations, and only a code
+# that fails them goes through the step-by-step checks that name its problem. Each fast check is true
+# exactly when the step-by-step one finds no problem (tests/kit/test_ids.py compares them on random
+# valid and mutated codes). The weighted sums are evaluated as numbers in a suitable base, because each
+# standard's weights are the powers of a number modulo its check modulus:
+# * USCC, GB 32100: weight 3^i mod 31 for position i (from 0, left to right). Reversed, the 17 values
+#   are the digits of a base-34 number, and 34 ≡ 3 (mod 31): that number ≡ Σ v_i·3^i (mod 31).
+# * organisation code, GB 11714: weights 3 7 9 10 5 8 4 2 = 3·6^i mod 11. Each value reduced mod 11
+#   (a digit below 17), the reversed 8 form a base-17 number, 17 ≡ 6 (mod 11): 3× it ≡ the sum.
+# * citizen id, GB 11643: weights 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2 = 2^(17-i) mod 11 (i from 0). The
+#   17 digits read in base 13 (13 ≡ 2 mod 11) give Σ d_i·2^(16-i); twice that is the sum (mod 11).
+_BASE34_DIGITS = "0123456789abcdefghijklmnopqrstu"  # the USCC characters' values, in charset order
+_USCC_BYTES = USCC_CHARSET.encode("ascii")
+_USCC_TO_BASE34 = bytes.maketrans(_USCC_BYTES, _BASE34_DIGITS.encode("ascii"))
+_USCC_TO_ORG_BASE17 = bytes.maketrans(
+    _USCC_BYTES, "".join("0123456789a"[_ORG_VALUE[c] % 11] for c in USCC_CHARSET).encode("ascii")
+)
+# the GB 11714 check character for a weighted sum ≡ t (mod 11)
+_ORG_CHECK_FOR = tuple({10: "X", 11: "0"}.get(11 - t, str(11 - t)) for t in range(11))
+_EARLIEST_BIRTH_YEAR = 1880
+
+
+def uscc_valid(code: str) -> bool:
+    """True exactly when `uscc_problem(code)` is None, decided in one pass for the common valid code."""
+    if len(code) != 18 or not code.isascii():
+        return False
+    raw = code.encode("ascii")
+    if raw.translate(None, _USCC_BYTES) or not raw[2:8].isdigit():  # a character outside the charset
+        return False
+    return (
+        USCC_CHARSET[-int(raw[16::-1].translate(_USCC_TO_BASE34), 34) % 31] == code[17]
+        and _ORG_CHECK_FOR[3 * int(raw[15:7:-1].translate(_USCC_TO_ORG_BASE17), 17) % 11] == code[16]
+    )
+
+
 def uscc_problem(code: str) -> CodeProblem | None:
     """Validate an already normalised USCC; None when valid."""
+    if uscc_valid(code):
+        return None
     if len(code) != 18:
         return CodeProblem(f"must be 18 characters, got {len(code)}")
     if not _USCC_CHARS.issuperset(code):
@@ -68,8 +106,28 @@ def uscc_problem(code: str) -> CodeProblem | None:
     return None
 
 
+def _citizen_id_plainly_valid(code: str, today: dt.date | None = None) -> bool:
+    """For an ASCII code: True exactly when `citizen_id_problem(code, today=today)` is None. A code with
+    other characters answers False and is left to the step-by-step checks (which read other scripts'
+    decimal digits as their values)."""
+    if len(code) != 18 or not code.isascii() or not code[:17].isdigit():
+        return False
+    last = code[17]
+    if not ("0" <= last <= "9" or last == "X"):
+        return False
+    try:
+        born = dt.date.fromisoformat(code[6:14])  # YYYYMMDD, as dt.date(int, int, int) reads it
+    except ValueError:
+        return False
+    if born.year < _EARLIEST_BIRTH_YEAR or born > (today or dt.date.today()):
+        return False
+    return _CITIZEN_CHECK[2 * int(code[:17], 13) % 11] == last
+
+
 def citizen_id_problem(code: str, *, today: dt.date | None = None) -> CodeProblem | None:
     """Validate an already normalised 18-character citizen id; None when valid."""
+    if _citizen_id_plainly_valid(code, today):
+        return None
     if len(code) != 18:
         return CodeProblem(f"must be 18 characters, got {len(code)}")
     if not code[:17].isdigit() or not (code[17].isdigit() or code[17] == "X"):
@@ -78,7 +136,7 @@ def citizen_id_problem(code: str, *, today: dt.date | None = None) -> CodeProble
         born = dt.date(int(code[6:10]), int(code[10:12]), int(code[12:14]))
     except ValueError:
         return CodeProblem("birth date (positions 7-14) is not a calendar date")
-    if born > (today or dt.date.today()) or born.year < 1880:
+    if born > (today or dt.date.today()) or born.year < _EARLIEST_BIRTH_YEAR:
         return CodeProblem("birth date (positions 7-14) is out of range")
     digits = code[:17]
     if digits.isascii():

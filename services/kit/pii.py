@@ -37,9 +37,13 @@ class PiiProtector:
     # one cipher object for the life of the protector: building one per call costs as much as the
     # encryption itself on the bulk paths (thousands of persons per request)
     _aead: AESGCM = field(init=False, repr=False, compare=False)
+    # the match key's HMAC state, keyed once: each match hash copies it (a third of the cost of keying
+    # a new HMAC per id; the same bytes as `sm3_hmac(match_key, id)`)
+    _keyed_match: HMAC = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_aead", AESGCM(self.encryption_key))
+        object.__setattr__(self, "_keyed_match", HMAC(self.match_key, hashes.SM3()))
 
     def __reduce__(self) -> tuple[type[PiiProtector], tuple[bytes, bytes]]:
         # pickled to sharing's validation workers: the keys travel, the cipher object is rebuilt
@@ -54,11 +58,23 @@ class PiiProtector:
         )
 
     def match_hash(self, citizen_id: str) -> bytes:
-        return sm3_hmac(self.match_key, citizen_id.encode("ascii"))
+        mac = self._keyed_match.copy()
+        mac.update(citizen_id.encode("ascii"))
+        return mac.finalize()
 
     def encrypt(self, citizen_id: str) -> bytes:
         nonce = os.urandom(12)
         return nonce + self._aead.encrypt(nonce, citizen_id.encode("ascii"), b"citizen_id")
+
+    def encrypt_many(self, citizen_ids: list[str]) -> list[bytes]:
+        """`encrypt` of each id, the random nonces read from the OS in one call (bulk writes)."""
+        nonces = os.urandom(12 * len(citizen_ids))
+        seal = self._aead.encrypt
+        out = []
+        for i, citizen_id in enumerate(citizen_ids):
+            nonce = nonces[12 * i : 12 * i + 12]
+            out.append(nonce + seal(nonce, citizen_id.encode("ascii"), b"citizen_id"))
+        return out
 
     def decrypt(self, blob: bytes) -> str:
         return self._aead.decrypt(blob[:12], blob[12:], b"citizen_id").decode("ascii")
