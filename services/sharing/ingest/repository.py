@@ -136,29 +136,39 @@ def insert_quarantine(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]]
 
 
 def dedupe_stage(conn: psycopg.Connection[Any], run_id: int, source: str, location: str) -> int:
-    """Several rows for one USCC in one feed: the last line wins; the others are quarantined."""
+    """Several rows for one USCC in one feed: the last line wins; the others are quarantined.
+
+    Most feeds hold each USCC once, and building the stage's unique index proves it in one sort; only
+    when that fails is the stage searched for duplicates (a second pass over every row)."""
     t = stage_table(run_id)
-    row = conn.execute(sql.SQL(
-        """WITH ranked AS (
-               SELECT ctid AS rid, uscc, line, max(line) OVER (PARTITION BY uscc) AS last_line FROM {t}
-           ), losers AS (
-               DELETE FROM {t} s USING ranked r WHERE s.ctid = r.rid AND r.line < r.last_line
-               RETURNING s.uscc, s.line, r.last_line
-           ), q AS (
-               INSERT INTO sharing.quarantine (run_id, source, location, line, stage, reason, field, detail, uscc)
-               SELECT %(run)s, %(source)s, %(loc)s, line, 'duplicate', 'duplicate_uscc', 'uscc',
-                      'USCC ' || uscc || ' appears again at line ' || last_line || '; the later line was applied',
-                      uscc
-               FROM losers
-               ON CONFLICT (run_id, stage, line, uscc) DO NOTHING
-               RETURNING 1
-           )
-           SELECT (SELECT count(*) FROM losers)"""
-    ).format(t=t), {"run": run_id, "source": source, "loc": location}).fetchone()
-    conn.execute(sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} (uscc)").format(
-        sql.Identifier(f"ix_stage_run_{run_id}_uscc"), t))
+    create_index = sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} (uscc)").format(
+        sql.Identifier(f"ix_stage_run_{run_id}_uscc"), t)
+    duplicates = 0
+    try:
+        with conn.transaction():  # a savepoint inside the caller's transaction
+            conn.execute(create_index)
+    except psycopg.errors.UniqueViolation:
+        row = conn.execute(sql.SQL(
+            """WITH ranked AS (
+                   SELECT ctid AS rid, uscc, line, max(line) OVER (PARTITION BY uscc) AS last_line FROM {t}
+               ), losers AS (
+                   DELETE FROM {t} s USING ranked r WHERE s.ctid = r.rid AND r.line < r.last_line
+                   RETURNING s.uscc, s.line, r.last_line
+               ), q AS (
+                   INSERT INTO sharing.quarantine (run_id, source, location, line, stage, reason, field, detail, uscc)
+                   SELECT %(run)s, %(source)s, %(loc)s, line, 'duplicate', 'duplicate_uscc', 'uscc',
+                          'USCC ' || uscc || ' appears again at line ' || last_line || '; the later line was applied',
+                          uscc
+                   FROM losers
+                   ON CONFLICT (run_id, stage, line, uscc) DO NOTHING
+                   RETURNING 1
+               )
+               SELECT (SELECT count(*) FROM losers)"""
+        ).format(t=t), {"run": run_id, "source": source, "loc": location}).fetchone()
+        duplicates = int(row[0]) if row else 0
+        conn.execute(create_index)
     conn.execute(sql.SQL("ANALYZE {}").format(t))
-    return int(row[0]) if row else 0
+    return duplicates
 
 
 def plan_counts(conn: psycopg.Connection[Any], run_id: int, *, full: bool) -> dict[str, int]:
