@@ -3,26 +3,37 @@
 This is the hot path of the nightly ingest (a million rows): plain functions, no model
 validation per row. `contracts/feeds/registration/v1/record.schema.json` describes the output;
 a test checks that every normalised record validates against the pydantic contract model.
+
+Most feed values are already clean (ASCII codes, names without invisible marks or doubled spaces,
+`YYYY-MM-DD` dates, `…万元人民币` capitals), so each function first tries a few C-level string checks
+that are true only when the general rules would return the value unchanged (or parse it the same
+way), and only otherwise runs the general rules (`_fold_code_general`, `_clean_text_general`, …).
+`Normaliser` also remembers the outcome of values that repeat from row to row (status and entity
+labels, dates, change stamps, industry codes), bounded. tests/sharing/test_normalise_fast.py holds
+each fast path to its general rule on tricky inputs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.kit.ids import citizen_id_problem, uscc_problem
-from services.sharing.feeds.mapping import Mapping
+from services.sharing.feeds.mapping import CONTRACT_FIELDS, Mapping
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 _INDUSTRY = re.compile(r"^[A-T](\d{2,4})?$")
 _DIGITS = re.compile(r"^\d{1,4}$")
 _DATE_SEP = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 _CAPITAL = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(万|亿)?\s*(元)?\s*(.*)$")
+_PLAIN_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _CURRENCIES = {
     "": "CNY", "人民币": "CNY", "美元": "USD", "港元": "HKD", "港币": "HKD", "欧元": "EUR", "日元": "JPY",
     "韩元": "KRW", "英镑": "GBP",
@@ -30,9 +41,21 @@ _CURRENCIES = {
 _INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00ad"))
 _INVISIBLE_RE = re.compile("[\ufeff\u200b\u200c\u200d\u2060\u00ad]")
 _CONTROL_RE = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+_TEN_THOUSAND_CNY = "万元人民币"
+_QUANTUM = Decimal("0.0001")
+_MAX_CAPITAL = Decimal("1e14")
 MAX_NAME = 200
 MAX_TEXT = 500
 MAX_SCOPE = 10_000
+CACHE_LIMIT = 50_000  # entries per remembered field; a cache that fills up is emptied
+
+# `Normaliser.record_of` unpacks a row's values in this order
+assert CONTRACT_FIELDS == (
+    "uscc", "name", "entity_type", "legal_rep_name", "legal_rep_id", "registered_capital", "established_on",
+    "reg_authority", "reg_status", "reg_status_date", "address", "region_code", "industry_section",
+    "industry_code", "business_scope", "changed_at", "change_type",
+), "CONTRACT_FIELDS changed: update Normaliser.record_of"
+FIELD_INDEX = {f: i for i, f in enumerate(CONTRACT_FIELDS)}
 
 
 class RowRejected(Exception):
@@ -70,20 +93,28 @@ class FeedRecord:
     change_type: str | None
 
     def content_key(self) -> str:
-        """Everything that makes the record what it is, in a fixed order (provenance excluded)."""
-        return "\x1f".join(
-            "" if v is None else str(v)
-            for v in (
-                self.uscc, self.name, self.entity_type, self.unit_type, self.legal_rep_name, self.legal_rep_id,
-                self.registered_capital, self.capital_currency, self.established_on, self.reg_authority,
-                self.reg_status, self.reg_status_label, self.reg_status_date, self.address, self.region_code,
-                self.industry_code, self.business_scope,
-            )
-        )
+        """Everything that makes the record what it is, in a fixed order (provenance excluded): each
+        value as `str()`, None as "", joined by U+001F. Mirrors compare its hash: never change it."""
+        cap, est, sdate = self.registered_capital, self.established_on, self.reg_status_date
+        return "\x1f".join((
+            self.uscc, self.name, self.entity_type or "", self.unit_type, self.legal_rep_name or "",
+            self.legal_rep_id or "", "" if cap is None else str(cap), self.capital_currency or "",
+            "" if est is None else str(est), self.reg_authority or "", self.reg_status, self.reg_status_label,
+            "" if sdate is None else str(sdate), self.address or "", self.region_code, self.industry_code or "",
+            self.business_scope or "",
+        ))
 
 
 def fold_code(raw: str) -> str:
     """Codes and numbers: NFKC (full-width to half-width), no whitespace, upper-case."""
+    if raw.isascii():
+        if raw.isalnum():  # no whitespace to remove (ASCII letters and digits only)
+            return raw.upper()
+        return "".join(raw.split()).upper()
+    return _fold_code_general(raw)
+
+
+def _fold_code_general(raw: str) -> str:
     if not raw.isascii():
         if _INVISIBLE_RE.search(raw):
             raw = raw.translate(_INVISIBLE)
@@ -94,6 +125,25 @@ def fold_code(raw: str) -> str:
 def clean_text(raw: str, field: str, limit: int, *, multiline: bool = False) -> str:
     """Names and addresses keep their own characters (full-width brackets are part of a registered
     name); only invisible marks are removed, whitespace runs collapsed and control characters refused."""
+    # Already clean, the common case: no character that is invisible, a control or whitespace other
+    # than U+0020 (all of them fail `isprintable`), and no space to collapse or trim; with line breaks
+    # (multiline), only "\n" breaks lines, and no line starts or ends with a space or the text with a break.
+    if multiline and "\n" in raw:
+        clean = (
+            raw.replace("\n", "").isprintable() and raw[0] != "\n" and raw[-1] != "\n"
+            and (" " not in raw or (raw[0] != " " and raw[-1] != " " and "  " not in raw
+                                    and " \n" not in raw and "\n " not in raw))
+        )
+    else:
+        clean = raw.isprintable() and (" " not in raw or (raw[0] != " " and raw[-1] != " " and "  " not in raw))
+    if not clean:
+        return _clean_text_general(raw, field, limit, multiline=multiline)
+    if len(raw) > limit:
+        raise RowRejected("too_long", f"{field}: {len(raw)} characters, at most {limit}", field)
+    return raw
+
+
+def _clean_text_general(raw: str, field: str, limit: int, *, multiline: bool = False) -> str:
     text = raw.translate(_INVISIBLE) if _INVISIBLE_RE.search(raw) else raw
     if multiline and "\n" in text:
         text = "\n".join(" ".join(line.split()) for line in text.strip().splitlines())
@@ -109,6 +159,19 @@ def clean_text(raw: str, field: str, limit: int, *, multiline: bool = False) -> 
 
 def parse_date(raw: str, field: str, today: dt.date) -> dt.date | None:
     """`1998-08-31`, `1998/8/31`, `19980831`, `1998年8月31日`, with or without a time part."""
+    if (len(raw) == 10 and raw[4] == "-" and raw[7] == "-" and raw.isascii() and raw[:4].isdigit()
+            and raw[5:7].isdigit() and raw[8:].isdigit()):
+        try:
+            parsed = dt.date.fromisoformat(raw)  # the general rule's dt.date(int, int, int) of the same digits
+        except ValueError:
+            return _parse_date_general(raw, field, today)
+        if parsed > today or parsed.year < 1900:
+            return _parse_date_general(raw, field, today)  # says which
+        return parsed
+    return _parse_date_general(raw, field, today)
+
+
+def _parse_date_general(raw: str, field: str, today: dt.date) -> dt.date | None:
     value = fold_code(raw) if not raw.isascii() else raw.strip()
     if not value:
         return None
@@ -146,6 +209,15 @@ def parse_timestamp(raw: str, field: str) -> dt.datetime | None:
 
 def parse_capital(raw: str) -> tuple[Decimal | None, str | None]:
     """`305843.0395万元人民币` -> (305843.0395, CNY), amounts kept in 万元."""
+    # the registry's usual form: plain ASCII digits in 万元人民币 (the general rule reads them unchanged)
+    if raw.endswith(_TEN_THOUSAND_CNY) and _PLAIN_AMOUNT.fullmatch(raw, 0, len(raw) - 5):
+        amount = Decimal(raw[:-5])
+        if amount < _MAX_CAPITAL:
+            return amount.quantize(_QUANTUM), "CNY"
+    return _parse_capital_general(raw)
+
+
+def _parse_capital_general(raw: str) -> tuple[Decimal | None, str | None]:
     value = fold_code(raw).replace(",", "") if raw else ""
     if not value:
         return None, None
@@ -163,16 +235,35 @@ def parse_capital(raw: str) -> tuple[Decimal | None, str | None]:
     currency = _CURRENCIES.get(m[4])
     if currency is None:
         raise RowRejected("invalid_capital", f"registered_capital: unknown currency `{m[4]}`", "registered_capital")
-    if amount >= Decimal("1e14"):
+    if amount >= _MAX_CAPITAL:
         raise RowRejected("invalid_capital", "registered_capital: implausibly large", "registered_capital")
-    return amount.quantize(Decimal("0.0001")), currency
+    return amount.quantize(_QUANTUM), currency
 
 
 Getter = Callable[[str], str]
 
 
+class RowValues:
+    """A source row's values in `CONTRACT_FIELDS` order ("" where the source has no such column),
+    readable as a `Getter`. The CSV reader gives one per row; the stage phase sends `.values` to the
+    validation workers as they are, and `Normaliser.record` reads them without a call per field."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: tuple[str, ...]) -> None:
+        self.values = values
+
+    def __call__(self, field: str) -> str:
+        i = FIELD_INDEX.get(field)
+        return self.values[i] if i is not None else ""
+
+
+_MISS: Any = object()
+
+
 class Normaliser:
-    """Built once per run from the mapping; `record(get)` reads fields through `get(contract_field)`."""
+    """Built once per run from the mapping; `record(get)` reads fields through `get(contract_field)`,
+    `record_of(values)` takes them in `CONTRACT_FIELDS` order (the workers' path)."""
 
     def __init__(self, mapping: Mapping, *, today: dt.date | None = None) -> None:
         self.mapping = mapping
@@ -180,68 +271,123 @@ class Normaliser:
         self._status = mapping.codes["reg_status"]
         self._unit_type = mapping.codes["unit_type"]
         self._change = mapping.codes["change_type"]
+        self._has_change = bool(mapping.column("change_type"))
+        # outcomes of values that repeat across rows, by source value; only values that passed are kept
+        # (a rejection is worked out again, so its message is the general rule's)
+        self._status_of: dict[str, tuple[str, str | None]] = {}  # raw -> (label, status or None if unmapped)
+        self._entity_of: dict[str, tuple[str | None, str | None]] = {}  # raw -> (entity_type, unit_type)
+        self._change_of: dict[str, str | None] = {}
+        self._industry_of: dict[tuple[str, str], str] = {}
+        self._date_of: dict[str, dt.date | None] = {}
+        self._stamp_of: dict[str, dt.datetime | None] = {}
 
     def record(self, get: Getter) -> FeedRecord:
-        uscc = fold_code(get("uscc"))
+        values = get.values if type(get) is RowValues else tuple(get(f) for f in CONTRACT_FIELDS)
+        return self.record_of(values)
+
+    def _date(self, raw: str, field: str) -> dt.date | None:
+        parsed = self._date_of.get(raw, _MISS)
+        if parsed is _MISS:
+            parsed = parse_date(raw, field, self.today)
+            if len(self._date_of) >= CACHE_LIMIT:
+                self._date_of.clear()
+            self._date_of[raw] = parsed
+        return parsed  # type: ignore[no-any-return]
+
+    def record_of(self, values: Sequence[str]) -> FeedRecord:
+        (raw_uscc, raw_name, raw_entity, rep_name_raw, rep_id_raw, raw_capital, raw_established, authority,
+         status_raw, raw_status_date, address, raw_region, raw_section, raw_industry, scope, raw_changed,
+         raw_change) = values
+
+        uscc = fold_code(raw_uscc)
         if not uscc:
             raise RowRejected("missing_field", "uscc: empty", "uscc")
         problem = uscc_problem(uscc)
         if problem is not None:
             reason = "uscc_checksum" if problem.checksum_only else "uscc_invalid"
             raise RowRejected(reason, f"uscc `{uscc}`: {problem.reason}", "uscc")
-        raw_name = get("name")
-        if not raw_name.strip():
+        if not raw_name or raw_name.isspace():
             raise RowRejected("missing_field", "name: empty", "name")
         name = clean_text(raw_name, "name", MAX_NAME)
 
-        status_raw = get("reg_status")
-        status_label = clean_text(status_raw, "reg_status", 100) if status_raw else ""
-        change_raw = fold_code(get("change_type")) if self.mapping.column("change_type") else ""
+        if status_raw:
+            known_status = self._status_of.get(status_raw)
+            if known_status is None:
+                label = clean_text(status_raw, "reg_status", 100)
+                known_status = (label, self._status.lookup(label) if label else None)
+                if len(self._status_of) >= CACHE_LIMIT:
+                    self._status_of.clear()
+                self._status_of[status_raw] = known_status
+            status_label, mapped_status = known_status
+        else:
+            status_label, mapped_status = "", None
         change_type = None
-        if change_raw:
-            change_type = self._change.lookup(change_raw) or self._change.lookup(change_raw.lower())
-            if change_type is None:
-                raise RowRejected("unknown_code", f"change_type: `{change_raw}` is not mapped", "change_type")
+        if self._has_change:
+            change_type = self._change_of.get(raw_change, _MISS)
+            if change_type is _MISS:
+                change_raw = fold_code(raw_change)
+                change_type = None
+                if change_raw:
+                    change_type = self._change.lookup(change_raw) or self._change.lookup(change_raw.lower())
+                    if change_type is None:
+                        raise RowRejected("unknown_code", f"change_type: `{change_raw}` is not mapped", "change_type")
+                if len(self._change_of) >= CACHE_LIMIT:
+                    self._change_of.clear()
+                self._change_of[raw_change] = change_type
         if status_label:
-            status = self._status.lookup(status_label)
-            if status is None:
+            if mapped_status is None:
                 raise RowRejected("unknown_code", f"reg_status: `{status_label}` is not mapped", "reg_status")
+            status = mapped_status
         elif change_type == "cancelled":
             status, status_label = "deregistered", "注销"
         else:
             raise RowRejected("missing_field", "reg_status: empty", "reg_status")
 
-        entity_raw = get("entity_type").strip()
-        entity_type = clean_text(entity_raw, "entity_type", 100) if entity_raw else None
-        unit_type = self._unit_type.lookup(entity_type or "")
+        known_entity = self._entity_of.get(raw_entity)
+        if known_entity is None:
+            entity_raw = raw_entity.strip()
+            entity = clean_text(entity_raw, "entity_type", 100) if entity_raw else None
+            known_entity = (entity, self._unit_type.lookup(entity or ""))
+            if len(self._entity_of) >= CACHE_LIMIT:
+                self._entity_of.clear()
+            self._entity_of[raw_entity] = known_entity
+        entity_type, unit_type = known_entity
         if unit_type is None:
             if uscc[:2] == "92":
                 unit_type = "individual_business"
             else:
-                raise RowRejected("unknown_code", f"entity_type: `{entity_raw}` is not mapped", "entity_type")
+                raise RowRejected("unknown_code", f"entity_type: `{raw_entity.strip()}` is not mapped", "entity_type")
 
-        region = fold_code(get("region_code"))
-        if not region:
-            region = uscc[2:8]
-        elif len(region) != 6 or not region.isdigit():
-            raise RowRejected("invalid_region", f"region_code: `{region}` is not a 6-digit code", "region_code")
-
-        industry = fold_code(get("industry_code"))
-        if industry:
-            if _DIGITS.match(industry):
-                section = fold_code(get("industry_section"))
-                industry = section + industry.zfill(4 if len(industry) > 2 else 2)
-            if not _INDUSTRY.match(industry):
-                raise RowRejected(
-                    "invalid_industry", f"industry_code: `{industry}` is not a GB/T 4754 code", "industry_code"
-                )
+        if len(raw_region) == 6 and raw_region.isascii() and raw_region.isdigit():
+            region = raw_region
         else:
-            section = fold_code(get("industry_section"))
-            industry = section if section and _INDUSTRY.match(section) else ""
+            region = fold_code(raw_region)
+            if not region:
+                region = uscc[2:8]
+            elif len(region) != 6 or not region.isdigit():
+                raise RowRejected("invalid_region", f"region_code: `{region}` is not a 6-digit code", "region_code")
 
-        rep_name_raw = get("legal_rep_name")
-        rep_name = clean_text(rep_name_raw, "legal_rep_name", MAX_NAME) if rep_name_raw.strip() else None
-        rep_id_raw = get("legal_rep_id")
+        industry_key = (raw_section, raw_industry)
+        industry = self._industry_of.get(industry_key)
+        if industry is None:
+            industry = fold_code(raw_industry)
+            if industry:
+                if _DIGITS.match(industry):
+                    section = fold_code(raw_section)
+                    industry = section + industry.zfill(4 if len(industry) > 2 else 2)
+                if not _INDUSTRY.match(industry):
+                    raise RowRejected(
+                        "invalid_industry", f"industry_code: `{industry}` is not a GB/T 4754 code", "industry_code"
+                    )
+            else:
+                section = fold_code(raw_section)
+                industry = section if section and _INDUSTRY.match(section) else ""
+            if len(self._industry_of) >= CACHE_LIMIT:
+                self._industry_of.clear()
+            self._industry_of[industry_key] = industry
+
+        rep_name = (clean_text(rep_name_raw, "legal_rep_name", MAX_NAME)
+                    if rep_name_raw and not rep_name_raw.isspace() else None)
         rep_id = fold_code(rep_id_raw) if rep_id_raw else ""
         if rep_id:
             id_problem = citizen_id_problem(rep_id, today=self.today)
@@ -250,48 +396,44 @@ class Normaliser:
             if rep_name is None:
                 raise RowRejected("missing_field", "legal_rep_name: empty while an id number is given",
                                   "legal_rep_name")
-        capital, currency = parse_capital(get("registered_capital"))
-        authority = get("reg_authority")
-        address = get("address")
-        scope = get("business_scope")
+        capital, currency = parse_capital(raw_capital)
+        established_on = self._date(raw_established, "established_on")
+        reg_authority = clean_text(authority, "reg_authority", MAX_TEXT) or None if authority else None
+        reg_status_date = self._date(raw_status_date, "reg_status_date")
+        address_text = clean_text(address, "address", MAX_TEXT) or None if address else None
+        business_scope = clean_text(scope, "business_scope", MAX_SCOPE, multiline=True) or None if scope else None
+        changed_at = self._stamp_of.get(raw_changed, _MISS)
+        if changed_at is _MISS:
+            changed_at = parse_timestamp(raw_changed, "changed_at")
+            if len(self._stamp_of) >= CACHE_LIMIT:
+                self._stamp_of.clear()
+            self._stamp_of[raw_changed] = changed_at
         return FeedRecord(
-            uscc=uscc,
-            name=name,
-            entity_type=entity_type,
-            unit_type=unit_type,
-            legal_rep_name=rep_name,
-            legal_rep_id=rep_id or None,
-            registered_capital=capital,
-            capital_currency=currency,
-            established_on=parse_date(get("established_on"), "established_on", self.today),
-            reg_authority=clean_text(authority, "reg_authority", MAX_TEXT) or None if authority else None,
-            reg_status=status,
-            reg_status_label=status_label,
-            reg_status_date=parse_date(get("reg_status_date"), "reg_status_date", self.today),
-            address=clean_text(address, "address", MAX_TEXT) or None if address else None,
-            region_code=region,
-            industry_code=industry or None,
-            business_scope=clean_text(scope, "business_scope", MAX_SCOPE, multiline=True) or None if scope else None,
-            changed_at=parse_timestamp(get("changed_at"), "changed_at"),
-            change_type=change_type,
+            uscc, name, entity_type, unit_type, rep_name, rep_id or None, capital, currency, established_on,
+            reg_authority, status, status_label, reg_status_date, address_text, region, industry or None,
+            business_scope, changed_at, change_type,
         )
 
 
-def csv_getter(mapping: Mapping, header: Sequence[str]) -> Callable[[Sequence[str]], Getter]:
-    """Column positions resolved once per file; unknown columns read as empty."""
-    positions: dict[str, int] = {}
+def csv_getter(mapping: Mapping, header: Sequence[str]) -> Callable[[list[str]], RowValues]:
+    """Column positions resolved once per file; unknown columns read as empty. `bind(row)` may append
+    an empty value to `row` (read for the fields the file has no column for)."""
     cleaned = [h.translate(_INVISIBLE).strip() for h in header]
+    width = len(header)
+    positions: dict[str, int] = {}
     for contract_field, column in mapping.columns.items():
         if column and column in cleaned:
             positions[contract_field] = cleaned.index(column)
-
-    def bind(row: Sequence[str]) -> Getter:
-        def get(f: str) -> str:
-            i = positions.get(f)
-            return row[i] if i is not None else ""
-
-        return get
-
+    indices = [positions.get(f, width) for f in CONTRACT_FIELDS]
+    pick = operator.itemgetter(*indices)
+    if width not in indices:
+        def bind(row: list[str]) -> RowValues:
+            return RowValues(pick(row))
+    else:
+        def bind(row: list[str]) -> RowValues:
+            if len(row) == width:
+                row.append("")
+            return RowValues(pick(row))
     return bind
 
 
