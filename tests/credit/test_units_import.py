@@ -13,7 +13,11 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.credit.units.importer import IMPORT_MAX_ITEMS, _by_model, fast_accept
+from services.credit.context import CreditContext
+from services.credit.units import repository as repo
+from services.credit.units.importer import IMPORT_MAX_ITEMS, _by_model, _merged, fast_accept
+from services.credit.units.service import _content_hash, content_hash_hex
+from services.kit.ids import normalise_code, uscc_problem
 from tests.credit.conftest import TokenFactory
 from tests.credit.factories import citizen_id, new_uscc, unit_body
 
@@ -203,6 +207,10 @@ async def test_bad_envelopes_are_problems_never_500(client: httpx.AsyncClient, a
     assert answer.json()["counts"]["rejected"] == len(junk)
 
 
+def _bad_checksum(code: str) -> str:
+    return code[:17] + ("0" if code[17] != "0" else "1")
+
+
 def test_fast_acceptance_never_accepts_what_the_model_refuses() -> None:
     """Random mutations of a valid item: whenever the direct checks accept, the model accepts too and
     yields the same values."""
@@ -247,6 +255,13 @@ def test_fast_acceptance_never_accepts_what_the_model_refuses() -> None:
         ("persons", [{"role": "principal", "name": "朴", "citizen_id": " " + citizen_id()}]),
         ("persons", [{"role": "principal", "name": "朴", "citizen_id": citizen_id(), "x": 1}]),
         ("persons", [{"role": "principal", "name": "朴", "citizen_id": citizen_id()}] * 21),
+        ("persons", [{"role": "principal", "name": "朴", "citizen_id": citizen_id(born=today)}]),
+        ("persons", [{"role": "principal", "name": "朴", "citizen_id": citizen_id(born=dt.date(1879, 12, 31))}]),
+        ("uscc", _bad_checksum(new_uscc())),  # a checksum failure is the model's and `uscc_error`'s
+        ("uscc", new_uscc()[:8] + "I" + new_uscc()[9:]),
+        ("uscc", new_uscc().lower()),
+        ("established_on", "1800-01-01"),
+        ("reg_status_date", "1799-12-31"),
     ]
     accepted = 0
     for _ in range(600):
@@ -255,9 +270,10 @@ def test_fast_acceptance_never_accepts_what_the_model_refuses() -> None:
             item[key] = value
         if rng.random() < 0.2:
             item.pop(rng.choice(list(item)))
-        fast = fast_accept(item, today)
+        fast = fast_accept(item, today, dt.date.today() if rng.random() < 0.5 else None)
         if fast is None:
             continue
+        assert uscc_problem(fast[0]) is None, item
         accepted += 1
         modelled, rejection = _by_model(0, item)
         assert rejection is None, (item, rejection)
@@ -278,3 +294,136 @@ async def test_each_import_leaves_one_audit_entry(
             "SELECT operation, status, client_id FROM credit.audit_log WHERE case_id = %s", (case,)
         ).fetchall()
     assert rows == [("import_units", 200, "test-client")]
+
+
+def test_the_import_s_content_hash_is_service_s() -> None:
+    """`content_hash_hex` (no key sorting: the dict is built in sorted key order) gives the bytes of
+    `service._content_hash` on many values: texts with escapes, control and non-BMP characters, None,
+    dates, overrides, persons lists; and for dicts built by the import's `_merged`, new or stored."""
+    rng = random.Random(155)
+    texts = ["延吉市长白山大酒店", 'quote " back \\ slash', "tab\tnew\nline", "\u2028\u00e9\U0001f525", "a" * 500, "x"]
+    people = ["legal_representative", "principal", "actual_controller", "fire_safety_manager"]
+    checked = 0
+    for _ in range(20_000):
+        values: dict[str, Any] = {}
+        for column in repo.HASHED_COLUMNS:
+            pick = rng.random()
+            if column in ("reg_status_date", "established_on"):
+                values[column] = None if pick < 0.3 else dt.date(1800, 1, 1) + dt.timedelta(days=rng.randrange(90_000))
+            else:
+                values[column] = None if pick < 0.2 else rng.choice(texts) + str(rng.randrange(100))
+        persons = sorted(
+            (rng.choice(people), rng.choice(texts), rng.randbytes(32).hex()) for _ in range(rng.choice((0, 1, 1, 2, 5)))
+        )
+        assert content_hash_hex(values, persons) == _content_hash(values, persons).hex()
+        # the same values merged as the import merges them: a new unit, and a stored one (a locked row)
+        given = {k: v for k, v in values.items() if k != "uscc_override_reason" and rng.random() < 0.6}
+        override = values["uscc_override_reason"] if rng.random() < 0.2 else None
+        stored = (rng.randrange(10**6), *values.values(), 1, "00", None)
+        for old in (None, stored):
+            merged = _merged(given, override, old)
+            assert tuple(merged) == repo.HASHED_COLUMNS
+            assert content_hash_hex(merged, persons) == _content_hash(merged, persons).hex()
+            checked += 1
+    assert checked == 40_000
+
+
+async def test_stored_rows_are_bulk_upsert_s(
+    client: httpx.AsyncClient, auth: TokenFactory, db_conn: AsyncConnection, credit_ctx: CreditContext
+) -> None:
+    """The same items written by `:import` and by `:bulk-upsert` store the same unit rows, persons
+    (id numbers decrypted) and change-feed entries: created, then updated with persons replaced, with
+    omitted fields kept and a `persons: []` that retires everyone."""
+    h = auth("units:write")
+    first = [unit_body(name=f"龙井市测试酒店{i}") for i in range(8)]
+    first[1].pop("persons")
+    first[2]["persons"].append({"role": "principal", "name": "朴英姬", "citizen_id": citizen_id(serial=78)})
+    first[3]["persons"] *= 2  # the same person twice: kept once
+    first[4].update(address=None, industry_code=None, fire_class=None)
+    first[5]["uscc"] = "".join(chr(ord(c) + 0xFEE0) for c in first[5]["uscc"])  # the model's path
+    first[6]["reg_status_date"] = "2020-02-29"
+    later = [dict(i) for i in first]
+    later[0]["address"] = "延吉市新地址1号"
+    later[1] = {k: first[1][k] for k in ("uscc", "name", "unit_type", "reg_status", "region_code")}
+    later[2]["persons"] = [{"role": "actual_controller", "name": "崔光日", "citizen_id": citizen_id(serial=321)}]
+    later[3]["persons"] = []
+    later[4]["name"] = "龙井市测试酒店四号"
+    usccs = [normalise_code(i["uscc"]) for i in first]
+
+    async def rows() -> list[Any]:
+        units = await db_conn.execute(
+            text(
+                "SELECT uscc, name, unit_type, fire_class, reg_status, reg_status_date, reg_authority, region_code,"
+                " industry_code, address, established_on, uscc_override_reason, version, content_hash, updated_by"
+                " FROM credit.units WHERE uscc = ANY(:u) ORDER BY uscc"
+            ),
+            {"u": usccs},
+        )
+        persons = await db_conn.execute(
+            text(
+                "SELECT u.uscc, p.role, p.name, p.id_hash, p.id_cipher, p.id_masked, p.current"
+                " FROM credit.unit_persons p JOIN credit.units u ON u.id = p.unit_id WHERE u.uscc = ANY(:u)"
+                " ORDER BY u.uscc, p.role, p.id_hash, p.current"
+            ),
+            {"u": usccs},
+        )
+        changes = await db_conn.execute(
+            text(
+                "SELECT uscc, operation, version, data FROM credit.changes WHERE uscc = ANY(:u) ORDER BY uscc, version"
+            ),
+            {"u": usccs},
+        )
+        pii = credit_ctx.pii
+        return [
+            [tuple(r) for r in units],
+            [(*r[:4], pii.decrypt(r[4]), *r[5:]) for r in persons],
+            [tuple(r) for r in changes],
+        ]
+
+    async def forget() -> None:
+        await db_conn.execute(text("DELETE FROM credit.changes WHERE uscc = ANY(:u)"), {"u": usccs})
+        await db_conn.execute(text("DELETE FROM credit.units WHERE uscc = ANY(:u)"), {"u": usccs})
+
+    stored = {}
+    for operation in (IMPORT, "/v1/units:bulk-upsert"):
+        for batch in (first, later):
+            answer = await client.post(operation, json={"items": batch}, headers=h)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["counts"]["rejected"] == 0, answer.text
+        stored[operation] = await rows()
+        await forget()
+    assert stored[IMPORT] == stored["/v1/units:bulk-upsert"]
+    units, persons, changes = stored[IMPORT]
+    assert sorted(u[12] for u in units) == [1, 1, 1, 1, 2, 2, 2, 2]  # four updated by `later`
+    assert sum(1 for p in persons if not p[-1]) == 3  # first[2]'s two people and first[3]'s one, retired
+    assert len(changes) == 12
+
+
+async def test_values_that_cannot_travel_joined_go_as_arrays(
+    client: httpx.AsyncClient, auth: TokenFactory, db_conn: AsyncConnection
+) -> None:
+    """A stored text holding U+001F (never written through the API, which refuses control characters)
+    is kept when an import updates the unit without that field: the batch's columns go as text arrays."""
+    h = auth("units:write")
+    body = unit_body()
+    assert (await client.post(IMPORT, json={"items": [body]}, headers=h)).json()["counts"]["created"] == 1
+    odd = "延吉市\x1f市场监督管理局"
+    await db_conn.execute(
+        text("UPDATE credit.units SET reg_authority = :a WHERE uscc = :u"), {"a": odd, "u": body["uscc"]}
+    )
+    other = unit_body(persons=[{"role": "principal", "name": "朴", "citizen_id": citizen_id(serial=5)}])
+    moved = {k: v for k, v in body.items() if k != "reg_authority"} | {"address": "延吉市新地址2号"}
+    answer = (await client.post(IMPORT, json={"items": [moved, other]}, headers=h)).json()
+    assert [r["outcome"] for r in answer["results"]] == ["updated", "created"]
+    row = (
+        await db_conn.execute(
+            text("SELECT reg_authority, address, version FROM credit.units WHERE uscc = :u"), {"u": body["uscc"]}
+        )
+    ).one()
+    assert tuple(row) == (odd, "延吉市新地址2号", 2)
+    assert repo._packed([("a", None), ("b\x1fc", "d")], ("text", "text"))[1] is False
+    assert repo._packed([("a", "")], ("text",))[1] is False
+    assert repo._packed([("a", None), (dt.date(2020, 1, 2), None)], ("text", "date")) == (
+        ["a\x1f", "2020-01-02\x1f"],
+        True,
+    )

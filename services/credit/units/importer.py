@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, get_args
+from collections.abc import Callable
+from operator import itemgetter
+from typing import Any, TypeVar, get_args
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
@@ -36,9 +38,10 @@ from services.credit.context import CreditContext
 from services.credit.units import repository as repo
 from services.credit.units.errors import duplicate_in_batch
 from services.credit.units.schemas import FireClass, PersonRole, RegStatus, UnitIn, UnitType
-from services.credit.units.service import _content_hash, uscc_error
+from services.credit.units.service import content_hash_hex, uscc_error
 from services.kit.auth import Principal
-from services.kit.ids import citizen_id_problem
+from services.kit.ids import citizen_id_problem, mask_citizen_id, uscc_valid
+from services.kit.pii import PiiProtector
 
 IMPORT_MAX_ITEMS = 20_000
 
@@ -65,7 +68,7 @@ _FIRE_CLASSES = frozenset(get_args(FireClass))
 _REG_STATUSES = frozenset(get_args(RegStatus))
 _ROLES = frozenset(get_args(PersonRole))
 _KEYS = frozenset(UnitIn.model_fields)
-_REQUIRED = ("uscc", "name", "unit_type", "reg_status", "region_code")
+_REQUIRED = frozenset(("uscc", "name", "unit_type", "reg_status", "region_code"))
 _PERSON_KEYS = frozenset(("role", "name", "citizen_id"))
 _INDUSTRY_SECTIONS = frozenset("ABCDEFGHIJKLMNOPQRST")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -79,21 +82,35 @@ def _text(value: Any, max_length: int) -> bool:
         type(value) is str
         and 0 < len(value) <= max_length
         and value == value.strip()
-        and _CONTROL_CHARS.search(value) is None
+        # control characters are not printable: most texts are decided by the cheaper test
+        and (value.isprintable() or _CONTROL_CHARS.search(value) is None)
     )
 
 
 def _date(value: Any, today: dt.date) -> dt.date | None:
     """A `YYYY-MM-DD` date within the accepted range, else None (the model decides)."""
-    if type(value) is not str or len(value) != 10 or not value.isascii() or value[4] != "-" or value[7] != "-":
-        return None
-    if not (value[:4].isdigit() and value[5:7].isdigit() and value[8:].isdigit()):
-        return None
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        return None
-    return day if EARLIEST_DATE <= day <= today else None
+    day = _DATES.get(value) if type(value) is str else None
+    if day is None:
+        if type(value) is not str or len(value) != 10 or not value.isascii() or value[4] != "-" or value[7] != "-":
+            return None
+        if not (value[:4].isdigit() and value[5:7].isdigit() and value[8:].isdigit()):
+            return None
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+        if day < EARLIEST_DATE:
+            return None
+        if len(_DATES) < _DATES_KEPT:
+            _DATES[value] = day
+    return day if day <= today else None
+
+
+# the dates read so far, by their text: a feed's dates repeat (a few tens of thousands of days), and a
+# dictionary look-up costs a tenth of the checks and the parse. Only dates that passed them, after the
+# earliest accepted date, are kept; whether one lies in the future is decided on each use.
+_DATES: dict[str, dt.date] = {}
+_DATES_KEPT = 50_000
 
 
 def _code(value: Any) -> str | None:
@@ -103,16 +120,31 @@ def _code(value: Any) -> str | None:
     return "".join(value.split()).upper()
 
 
-def fast_accept(raw: Any, today: dt.date) -> tuple[str, dict[str, Any], list[tuple[str, str, str]] | None] | None:
+def fast_accept(
+    raw: Any, today: dt.date, citizen_id_today: dt.date | None = None
+) -> tuple[str, dict[str, Any], list[tuple[str, str, str]] | None] | None:
     """The item as (uscc, given columns, persons) when it is in canonical form and valid; None sends it
-    to the model. Accepts nothing `UnitIn` refuses; the USCC checksum is checked later, as for the model."""
+    to the model. Accepts nothing `UnitIn` refuses. The USCC is accepted only when it is valid, checksums
+    included (then `uscc_error` has nothing to say, whatever the writer); a code failing a checksum goes
+    through the model and `uscc_error`, which words the rejection or allows the override.
+
+    `today` is China's date (legal dates); `citizen_id_today` the date citizen ids' birth dates are
+    checked against (the model's check reads the machine's local date: pass `dt.date.today()` once for a
+    batch; None reads it per id)."""
     if type(raw) is not dict or not raw.keys() <= _KEYS or "uscc_override" in raw:
         return None
-    for key in _REQUIRED:
-        if key not in raw:
+    if not raw.keys() >= _REQUIRED:
+        return None
+    uscc = raw["uscc"]
+    if type(uscc) is not str:
+        return None
+    if len(uscc) == 18 and uscc.isascii() and uscc.isalnum():
+        uscc = uscc.upper()
+    else:
+        uscc = _code(uscc)
+        if uscc is None or len(uscc) != 18 or not uscc.isalnum():
             return None
-    uscc = _code(raw["uscc"])
-    if uscc is None or len(uscc) != 18 or not uscc.isalnum():
+    if not uscc_valid(uscc):
         return None
     name = raw["name"]
     if not _text(name, 200):
@@ -131,17 +163,23 @@ def fast_accept(raw: Any, today: dt.date) -> tuple[str, dict[str, Any], list[tup
         "reg_status": reg_status,
         "region_code": region,
     }
+    if len(raw) == 5:
+        return uscc, given, None
     if "fire_class" in raw:
         fire_class = raw["fire_class"]
         if fire_class is not None and (type(fire_class) is not str or fire_class not in _FIRE_CLASSES):
             return None
         given["fire_class"] = fire_class
-    for key in ("reg_authority", "address"):
-        if key in raw:
-            text = raw[key]
-            if text is not None and not _text(text, 500):
-                return None
-            given[key] = text
+    if "reg_authority" in raw:
+        text = raw["reg_authority"]
+        if text is not None and not _text(text, 500):
+            return None
+        given["reg_authority"] = text
+    if "address" in raw:
+        text = raw["address"]
+        if text is not None and not _text(text, 500):
+            return None
+        given["address"] = text
     if "industry_code" in raw:
         code = raw["industry_code"]
         if code is not None and (
@@ -153,16 +191,20 @@ def fast_accept(raw: Any, today: dt.date) -> tuple[str, dict[str, Any], list[tup
         ):
             return None
         given["industry_code"] = code
-    for key in ("reg_status_date", "established_on"):
-        if key in raw:
-            value = raw[key]
+    if "reg_status_date" in raw:
+        value = raw["reg_status_date"]
+        if value is not None:
+            value = _date(value, today)
             if value is None:
-                given[key] = None
-            else:
-                day = _date(value, today)
-                if day is None:
-                    return None
-                given[key] = day
+                return None
+        given["reg_status_date"] = value
+    if "established_on" in raw:
+        value = raw["established_on"]
+        if value is not None:
+            value = _date(value, today)
+            if value is None:
+                return None
+        given["established_on"] = value
     persons: list[tuple[str, str, str]] | None = None
     if "persons" in raw and raw["persons"] is not None:
         given_persons = raw["persons"]
@@ -176,7 +218,7 @@ def fast_accept(raw: Any, today: dt.date) -> tuple[str, dict[str, Any], list[tup
             if type(role) is not str or role not in _ROLES or not _text(person_name, 200):
                 return None
             citizen_id = _code(p["citizen_id"])
-            if citizen_id is None or citizen_id_problem(citizen_id) is not None:
+            if citizen_id is None or citizen_id_problem(citizen_id, today=citizen_id_today) is not None:
                 return None
             persons.append((role, person_name, citizen_id))
     return uscc, given, persons
@@ -184,10 +226,6 @@ def fast_accept(raw: Any, today: dt.date) -> tuple[str, dict[str, Any], list[tup
 
 def _rejected(index: int, uscc: str, errors: list[dict[str, str]]) -> dict[str, Any]:
     return {"index": index, "uscc": uscc, "outcome": "rejected", "version": None, "errors": errors}
-
-
-def _answer(index: int, uscc: str, outcome: str, version: int) -> dict[str, Any]:
-    return {"index": index, "uscc": uscc, "outcome": outcome, "version": version, "errors": []}
 
 
 def _by_model(index: int, raw: Any) -> tuple[Item | None, dict[str, Any] | None]:
@@ -211,50 +249,89 @@ async def import_units(
 ) -> dict[str, Any]:
     """The whole answer: counts, one result per item in input order, as_of."""
     today = today_in_china()
+    citizen_id_today = dt.date.today()  # what the model's citizen id check compares birth dates with
     results: list[dict[str, Any] | None] = [None] * len(raw_items)
     valid: list[Item] = []
     first_index: dict[str, int] = {}
     for index, raw in enumerate(raw_items):
-        accepted = fast_accept(raw, today)
-        item: Item | None
-        if accepted is not None:
-            item = (index, accepted[0], accepted[1], accepted[2], None)
+        accepted = fast_accept(raw, today, citizen_id_today)
+        if accepted is not None:  # its USCC is valid: `uscc_error` would find nothing
+            uscc, given, persons = accepted
+            item: Item = (index, uscc, given, persons, None)
         else:
-            item, rejection = _by_model(index, raw)
-            if item is None:
+            modelled, rejection = _by_model(index, raw)
+            if modelled is None:
                 results[index] = rejection
                 continue
-        uscc = item[1]
-        error = uscc_error(uscc, item[4] is not None, principal)
-        if error is not None:
-            results[index] = _rejected(index, uscc, [{"field": error.field, "reason": error.reason}])
-        elif uscc in first_index:
-            duplicate = duplicate_in_batch(first_index[uscc])
+            item = modelled
+            uscc = item[1]
+            error = uscc_error(uscc, item[4] is not None, principal)
+            if error is not None:
+                results[index] = _rejected(index, uscc, [{"field": error.field, "reason": error.reason}])
+                continue
+        first = first_index.setdefault(uscc, index)
+        if first != index:
+            duplicate = duplicate_in_batch(first)
             results[index] = _rejected(index, uscc, [{"field": duplicate.field, "reason": duplicate.reason}])
         else:
-            first_index[uscc] = index
             valid.append(item)
     for answer in await _apply(ctx, session, valid, principal):
         results[answer["index"]] = answer
-    ordered = [r for r in results if r is not None]
-    assert len(ordered) == len(raw_items), "every item is answered"
     counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
-    for r in ordered:
+    for r in results:
+        assert r is not None, "every item is answered"
         counts[r["outcome"]] += 1
-    return {"counts": counts, "results": ordered, "as_of": ctx.now()}
+    return {"counts": counts, "results": results, "as_of": ctx.now()}
+
+
+# a new unit's values before the given ones: every column NULL, in the content hash's key order
+_NEW_UNIT = dict.fromkeys(repo.HASHED_COLUMNS)
 
 
 def _merged(given: dict[str, Any], override: str | None, old: Any) -> dict[str, Any]:
-    """As `service._merged`: omitted columns keep their stored value; a new unit is `general`."""
+    """As `service._merged`: omitted columns keep their stored value; a new unit is `general`. Exactly
+    `repo.HASHED_COLUMNS`, in that order (given columns are a subset of them)."""
     if old is None:
-        values = {c: given.get(c) for c in repo.UNIT_COLUMNS}
-        values["uscc_override_reason"] = override
+        values = {**_NEW_UNIT, **given}
     else:
-        values = {c: given[c] if c in given else old[c] for c in repo.UNIT_COLUMNS}
-        values["uscc_override_reason"] = override if override is not None else old["uscc_override_reason"]
+        values = dict(zip(repo.HASHED_COLUMNS, old[repo.STORED_VALUES], strict=True))
+        values.update(given)
+    if override is not None:
+        values["uscc_override_reason"] = override
     if values["fire_class"] is None:
         values["fire_class"] = "general"
     return values
+
+
+# (role, name, match hash hex, citizen id)
+Protected = tuple[str, str, str, str]
+
+
+def _protected(persons: list[tuple[str, str, str]], match_hash: Callable[[str], bytes]) -> list[Protected]:
+    """The persons with their match hashes, the first of each (role, id) only (as `service._protect`)."""
+    if len(persons) == 1:
+        role, name, citizen_id = persons[0]
+        return [(role, name, match_hash(citizen_id).hex(), citizen_id)]
+    out = []
+    seen: set[tuple[str, str]] = set()
+    for role, name, citizen_id in persons:
+        h = match_hash(citizen_id).hex()
+        if (role, h) not in seen:
+            seen.add((role, h))
+            out.append((role, name, h, citizen_id))
+    return out
+
+
+K = TypeVar("K", str, int)
+
+
+def _sealed(pii: PiiProtector, persons: list[tuple[K, str, str, str, str]]) -> list[tuple[K, str, str, str, str, str]]:
+    """(key, role, name, hash, citizen id) -> (key, role, name, hash, ciphertext hex, masked id)."""
+    ciphers = pii.encrypt_many([p[4] for p in persons])
+    return [
+        (key, role, name, h, cipher.hex(), mask_citizen_id(citizen_id))
+        for (key, role, name, h, citizen_id), cipher in zip(persons, ciphers, strict=True)
+    ]
 
 
 async def _apply(
@@ -262,7 +339,7 @@ async def _apply(
 ) -> list[dict[str, Any]]:
     """Lock what exists, insert the rest, update what changed; a unit created concurrently between the
     read and the insert is retried once as an update (as `service._apply`)."""
-    pii = ctx.pii
+    match_hash = ctx.pii.match_hash
     writer = principal.client_id
     out: list[dict[str, Any]] = []
     pending = items
@@ -270,69 +347,58 @@ async def _apply(
         if not pending:
             break
         existing = await repo.lock_for_import(session, [item[1] for item in pending])
-        inserts: list[dict[str, Any]] = []
-        insert_items: list[tuple[int, str, list[dict[str, Any]]]] = []
-        updates: list[dict[str, Any]] = []
-        persons_by_unit: dict[int, list[dict[str, Any]]] = {}
+        new_rows: list[tuple[Any, ...]] = []  # HASHED_COLUMNS values and the content hash
+        new_items: list[Item] = []
+        new_persons: list[tuple[str, str, str, str, str]] = []  # (uscc, role, name, hash, citizen id)
+        updates: list[tuple[Any, ...]] = []  # (id, HASHED_COLUMNS values, content hash, version)
+        replaced: list[int] = []  # updated units whose persons are replaced
+        updated_persons: list[tuple[int, str, str, str, str]] = []  # (unit id, role, name, hash, citizen id)
         changes: list[tuple[str, str, int]] = []
-        retry_of: dict[str, Item] = {}
         for item in pending:
             index, uscc, given, persons, override = item
             old = existing.get(uscc)
             values = _merged(given, override, old)
-            protected: list[dict[str, Any]] | None = None
+            protected: list[Protected] | None = None
+            persons_key: list[Any]
             if persons is not None:
-                protected = []
-                seen: set[tuple[str, bytes]] = set()
-                for role, name, citizen_id in persons:
-                    h = pii.match_hash(citizen_id)
-                    if (role, h) not in seen:
-                        seen.add((role, h))
-                        protected.append({"role": role, "name": name, "id_hash": h, "citizen_id": citizen_id})
-                persons_key = sorted((p["role"], p["name"], p["id_hash"].hex()) for p in protected)
-            elif old is not None and old["persons"] is not None:
-                persons_key = sorted((r, n, h) for r, n, h in orjson.loads(old["persons"]))
+                protected = _protected(persons, match_hash)
+                persons_key = sorted([(role, name, h) for role, name, h, _ in protected])
+            elif old is not None and old[repo.LOCKED_PERSONS] is not None:
+                # [role, name, hash] arrays: encoded and ordered as the tuples `service` uses
+                persons_key = sorted(orjson.loads(old[repo.LOCKED_PERSONS]))
             else:
                 persons_key = []
-            digest = _content_hash(values, persons_key)
+            digest = content_hash_hex(values, persons_key)
             if old is None:
-                values["content_hash"] = digest
-                values["updated_by"] = writer
-                values["version"] = 1
-                inserts.append(values)
-                insert_items.append((index, uscc, protected or []))
-                retry_of[uscc] = item
-            elif old["content_hash"] == digest:
-                out.append(_answer(index, uscc, "unchanged", old["version"]))
+                new_rows.append((*values.values(), digest))
+                new_items.append(item)
+                if protected:
+                    new_persons += [(uscc, role, name, h, citizen_id) for role, name, h, citizen_id in protected]
+            elif old[repo.LOCKED_HASH] == digest:
+                version = old[repo.LOCKED_VERSION]
+                out.append({"index": index, "uscc": uscc, "outcome": "unchanged", "version": version, "errors": []})
             else:
-                version = old["version"] + 1
-                values["content_hash"] = digest
-                values["updated_by"] = writer
-                values["version"] = version
-                values["b_id"] = old["id"]
-                updates.append(values)
+                unit_id, version = old[repo.LOCKED_ID], old[repo.LOCKED_VERSION] + 1
+                updates.append((unit_id, *values.values(), digest, version))
                 if protected is not None:
-                    persons_by_unit[old["id"]] = _sealed(ctx, protected)
+                    replaced.append(unit_id)
+                    updated_persons += [(unit_id, role, name, h, cid) for role, name, h, cid in protected]
                 changes.append((uscc, "updated", version))
-                out.append(_answer(index, uscc, "updated", version))
+                out.append({"index": index, "uscc": uscc, "outcome": "updated", "version": version, "errors": []})
         # in USCC order, like the locking read: two batches inserting the same new units wait on each
         # other in one order and cannot deadlock
-        inserts.sort(key=lambda v: str(v["uscc"]))
-        created = await repo.insert_units(session, inserts)
+        new_rows.sort(key=itemgetter(repo.USCC_AT))
+        created = await repo.import_new_units(session, new_rows, _sealed(ctx.pii, new_persons), writer)
         retry: list[Item] = []
-        new_persons: dict[int, list[dict[str, Any]]] = {}
-        for index, uscc, protected_new in insert_items:
+        for item in new_items:
+            index, uscc = item[0], item[1]
             if uscc not in created:
-                retry.append(retry_of[uscc])
+                retry.append(item)
                 continue
-            unit_id, version = created[uscc]
-            if protected_new:
-                new_persons[unit_id] = _sealed(ctx, protected_new)
-            changes.append((uscc, "created", version))
-            out.append(_answer(index, uscc, "created", version))
-        await repo.insert_persons_of_new_units(session, new_persons)
-        await repo.update_units_set(session, updates)
-        await repo.replace_persons_set(session, persons_by_unit)
+            changes.append((uscc, "created", 1))
+            out.append({"index": index, "uscc": uscc, "outcome": "created", "version": 1, "errors": []})
+        await repo.update_units_set(session, updates, writer)
+        await repo.replace_persons_set(session, replaced, _sealed(ctx.pii, updated_persons))
         await repo.record_unit_changes(session, changes)
         pending = retry
     for index, uscc, *_ in pending:
@@ -340,17 +406,3 @@ async def _apply(
             _rejected(index, uscc, [{"field": "uscc", "reason": "written concurrently by another client; retry"}])
         )
     return out
-
-
-def _sealed(ctx: CreditContext, persons: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    pii = ctx.pii
-    return [
-        {
-            "role": p["role"],
-            "name": p["name"],
-            "id_hash": p["id_hash"],
-            "id_cipher": pii.encrypt(p["citizen_id"]),
-            "id_masked": pii.mask(p["citizen_id"]),
-        }
-        for p in persons
-    ]

@@ -192,66 +192,174 @@ async def record_unit_changes(session: AsyncSession, items: list[tuple[str, str,
 
 # ---------------------------------------------------------------------------- the import path
 # `POST /v1/units:import` (services/credit/units/importer.py): every statement is one round trip for
-# the whole batch, on the asyncpg connection under the session's transaction; columns travel as
-# binary array parameters and `unnest` turns them back into rows (no per-row statements).
+# the whole batch, on the asyncpg connection under the session's transaction (no per-row statements).
+#
+# Each column of a batch travels as ONE text parameter, its values joined by U+001F (unit separator),
+# that `string_to_array(…, E'\x1f', '')` splits back into an array ('' is NULL), cast to the column's
+# type: dates as ISO text, match hashes and ciphertexts as hex. Binary array parameters cost the
+# driver two `isinstance` checks against `collections.abc` classes and an encoder call per element,
+# which made these few statements the largest share of the import's CPU. A value that contains
+# U+001F or is the empty string could not travel that way: no validated unit or person carries one
+# (control characters are refused in every text, texts have at least one character, codes are
+# alphanumeric), and should a stored value ever hold one, the batch's columns go as text arrays
+# instead (`_packed`), with the same statements otherwise.
+
+# the content hash's columns in its key order (sorted: `service._content_hash` sorts the keys); the
+# import carries a unit as these values, in this order, plus its content hash
+HASHED_COLUMNS = tuple(sorted((*UNIT_COLUMNS, "uscc_override_reason")))
+USCC_AT = HASHED_COLUMNS.index("uscc")
+
+_SEP = "\x1f"
+_DATES = frozenset(("reg_status_date", "established_on"))
+
+
+def _texts(column: Sequence[Any], sql_type: str) -> Sequence[str | None]:
+    if sql_type == "text":
+        return column
+    if sql_type == "date":
+        return [None if v is None else v.isoformat() for v in column]
+    return [None if v is None else str(v) for v in column]  # integers
+
+
+def _packed(columns: list[Sequence[Any]], types: tuple[str, ...]) -> tuple[list[Any], bool]:
+    """The columns as statement parameters, as text: each joined into one string when every value can
+    travel joined, else text arrays; and which of the two."""
+    texts = [_texts(column, sql_type) for column, sql_type in zip(columns, types, strict=True)]
+    joined = []
+    for column in texts:
+        text = _SEP.join(["" if v is None else v for v in column])
+        if column and (text.count(_SEP) != len(column) - 1 or "" in column):
+            return texts, False
+        joined.append(text)
+    return joined, True
+
+
+def _arrays(first: int, types: tuple[str, ...], *, packed: bool) -> str:
+    """`unnest`'s arguments for parameters $first… of the given element types."""
+    if packed:
+        return ", ".join(f"string_to_array(${i}, E'\\x1f', '')::{t}[]" for i, t in enumerate(types, start=first))
+    return ", ".join(f"${i}::text[]::{t}[]" for i, t in enumerate(types, start=first))
+
 
 # built once from the column constants above, never from input
 LOCK_FOR_IMPORT = (
-    f"SELECT u.id, {', '.join('u.' + c for c in UNIT_COLUMNS)}, u.uscc_override_reason, u.version,"  # noqa: S608
-    " u.content_hash, (SELECT json_agg(json_build_array(p.role, p.name, encode(p.id_hash, 'hex')))::text"
-    " FROM credit.unit_persons p WHERE p.unit_id = u.id AND p.current) AS persons"
-    " FROM credit.units u WHERE u.uscc = ANY($1::text[]) ORDER BY u.uscc FOR UPDATE OF u"
+    f"SELECT u.id, {', '.join('u.' + c for c in HASHED_COLUMNS)}, u.version,"  # noqa: S608
+    " encode(u.content_hash, 'hex'),"
+    " (SELECT json_agg(json_build_array(p.role, p.name, encode(p.id_hash, 'hex')))::text"
+    " FROM credit.unit_persons p WHERE p.unit_id = u.id AND p.current)"
+    " FROM credit.units u WHERE u.uscc = ANY(string_to_array($1, E'\\x1f')) ORDER BY u.uscc FOR UPDATE OF u"
 )
+# the positions in a locked unit's row
+LOCKED_ID = 0
+STORED_VALUES = slice(1, 1 + len(HASHED_COLUMNS))  # HASHED_COLUMNS' values
+LOCKED_VERSION = 1 + len(HASHED_COLUMNS)
+LOCKED_HASH = LOCKED_VERSION + 1  # content hash, hex
+LOCKED_PERSONS = LOCKED_VERSION + 2  # current persons, JSON text of [role, name, match hash hex], or None
+_LOCKED_USCC = 1 + USCC_AT
 
-UPDATE_COLUMNS = (*UNIT_COLUMNS, "uscc_override_reason", "version", "content_hash", "updated_by")
+_UNIT_TYPES = tuple("date" if c in _DATES else "text" for c in HASHED_COLUMNS)
+_NEW_UNIT_TYPES = (*_UNIT_TYPES, "text")  # and the content hash (hex)
+_NEW_PERSON_TYPES = ("text",) * 6  # uscc, role, name, match hash (hex), ciphertext (hex), masked id
+_UPDATE_TYPES = ("bigint", *_UNIT_TYPES, "text", "integer")  # unit id, values, content hash (hex), version
+_PERSON_TYPES = ("bigint", "text", "text", "text", "text", "text")  # unit id, then as for new units
 
-_UPDATE_UNITS = (
-    "UPDATE credit.units u SET "  # noqa: S608
-    + ", ".join(f"{c} = v.{c}" for c in UPDATE_COLUMNS)
-    + ", updated_at = now() FROM unnest($1::bigint[], "
-    + ", ".join(f"${i}::{_COLUMN_TYPES.get(c, 'text')}[]" for i, c in enumerate(UPDATE_COLUMNS, start=2))
-    + f") AS v(id, {', '.join(UPDATE_COLUMNS)}) WHERE u.id = v.id"
-)
 
-_RETIRE_PERSONS = "UPDATE credit.unit_persons SET current = false WHERE unit_id = ANY($1::bigint[]) AND current"
-_UPSERT_PERSONS = (
-    "INSERT INTO credit.unit_persons (unit_id, role, name, id_hash, id_cipher, id_masked, current)"
-    " SELECT u, r, n, h, c, m, true FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[],"
-    " $6::text[]) AS v(u, r, n, h, c, m)"
-    " ON CONFLICT (unit_id, role, id_hash) DO UPDATE SET name = excluded.name, current = true"
-)
+def _insert_units(*, packed: bool) -> str:
+    return (
+        "WITH new AS ("  # noqa: S608
+        f"INSERT INTO credit.units ({', '.join(HASHED_COLUMNS)}, content_hash, version, updated_by)"
+        f" SELECT {', '.join('v.' + c for c in HASHED_COLUMNS)}, decode(v.content_hash, 'hex'), 1, $1"
+        f" FROM unnest({_arrays(2, _NEW_UNIT_TYPES, packed=packed)})"
+        f" AS v({', '.join(HASHED_COLUMNS)}, content_hash)"
+        " ON CONFLICT (uscc) DO NOTHING RETURNING uscc, id"
+        "), persons AS ("
+        "INSERT INTO credit.unit_persons (unit_id, role, name, id_hash, id_cipher, id_masked, current)"
+        " SELECT new.id, p.role, p.name, decode(p.h, 'hex'), decode(p.c, 'hex'), p.m, true"
+        f" FROM unnest({_arrays(len(_NEW_UNIT_TYPES) + 2, _NEW_PERSON_TYPES, packed=packed)}) WITH ORDINALITY"
+        " AS p(uscc, role, name, h, c, m, n) JOIN new ON new.uscc = p.uscc ORDER BY p.n"
+        ") SELECT uscc FROM new"
+    )
+
+
+_IMPORT_NEW_UNITS = {packed: _insert_units(packed=packed) for packed in (True, False)}
 
 
 async def lock_for_import(session: AsyncSession, usccs: list[str]) -> dict[str, Any]:
-    """The stored units among `usccs`, locked (in USCC order, so concurrent batches do not deadlock),
-    with their current persons as (role, name, match hash hex)."""
+    """The stored units among `usccs` (validated codes), locked (in USCC order, so concurrent batches do
+    not deadlock), by USCC: rows of id, HASHED_COLUMNS' values, version, content hash (hex) and current
+    persons (positions LOCKED_ID, STORED_VALUES, …)."""
     apg = await driver_connection(session)
-    rows = await apg.fetch(LOCK_FOR_IMPORT, usccs)
-    return {r["uscc"]: r for r in rows}
+    return {r[_LOCKED_USCC]: r for r in await apg.fetch(LOCK_FOR_IMPORT, _SEP.join(usccs))}
 
 
-async def update_units_set(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Each row carries `b_id` (the unit, locked by the caller) and every column of UPDATE_COLUMNS."""
+async def import_new_units(
+    session: AsyncSession, rows: list[tuple[Any, ...]], persons: list[tuple[str, str, str, str, str, str]], writer: str
+) -> set[str]:
+    """Insert new units with their persons, in one statement; the USCCs inserted. A unit created
+    meanwhile by a concurrent writer is skipped (with its persons) and handled by the caller as an update.
+
+    rows: HASHED_COLUMNS values and the content hash (hex), written as version 1 by `writer`;
+    persons: (uscc, role, name, match hash hex, ciphertext hex, masked id), written in this order."""
+    if not rows:
+        return set()
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    columns += list(zip(*persons, strict=True)) if persons else [() for _ in _NEW_PERSON_TYPES]
+    params, packed = _packed(columns, (*_NEW_UNIT_TYPES, *_NEW_PERSON_TYPES))
+    apg = await driver_connection(session)
+    return {r[0] for r in await apg.fetch(_IMPORT_NEW_UNITS[packed], writer, *params)}
+
+
+def _update_units(*, packed: bool) -> str:
+    return (
+        "UPDATE credit.units u SET "  # noqa: S608
+        + ", ".join(f"{c} = v.{c}" for c in HASHED_COLUMNS)
+        + ", content_hash = decode(v.content_hash, 'hex'), version = v.version, updated_by = $1,"
+        + f" updated_at = now() FROM unnest({_arrays(2, _UPDATE_TYPES, packed=packed)})"
+        + f" AS v(id, {', '.join(HASHED_COLUMNS)}, content_hash, version) WHERE u.id = v.id"
+    )
+
+
+_UPDATE_UNITS = {packed: _update_units(packed=packed) for packed in (True, False)}
+
+
+async def update_units_set(session: AsyncSession, rows: list[tuple[Any, ...]], writer: str) -> None:
+    """rows: (unit id, HASHED_COLUMNS values, content hash hex, new version); the units are locked by
+    the caller."""
     if not rows:
         return
+    params, packed = _packed(list(zip(*rows, strict=True)), _UPDATE_TYPES)
     apg = await driver_connection(session)
-    await apg.execute(_UPDATE_UNITS, [r["b_id"] for r in rows], *([r[c] for r in rows] for c in UPDATE_COLUMNS))
+    await apg.execute(_UPDATE_UNITS[packed], writer, *params)
 
 
-async def replace_persons_set(session: AsyncSession, by_unit: dict[int, list[dict[str, Any]]]) -> None:
-    """The given persons become the units' current ones; the others stay, no longer current."""
-    if not by_unit:
+_RETIRE_PERSONS = (
+    "UPDATE credit.unit_persons SET current = false"
+    " WHERE unit_id = ANY(string_to_array($1, E'\\x1f')::bigint[]) AND current"
+)
+
+
+def _upsert_current_persons(*, packed: bool) -> str:
+    return (
+        "INSERT INTO credit.unit_persons (unit_id, role, name, id_hash, id_cipher, id_masked, current)"  # noqa: S608
+        " SELECT u, r, n, decode(h, 'hex'), decode(c, 'hex'), m, true"
+        f" FROM unnest({_arrays(1, _PERSON_TYPES, packed=packed)})"
+        " AS v(u, r, n, h, c, m)"
+        " ON CONFLICT (unit_id, role, id_hash) DO UPDATE SET name = excluded.name, current = true"
+    )
+
+
+_UPSERT_PERSONS = {packed: _upsert_current_persons(packed=packed) for packed in (True, False)}
+
+
+async def replace_persons_set(
+    session: AsyncSession, unit_ids: list[int], persons: list[tuple[int, str, str, str, str, str]]
+) -> None:
+    """The given persons become the units' current ones; the others stay, no longer current.
+    persons: (unit id, role, name, match hash hex, ciphertext hex, masked id)."""
+    if not unit_ids:
         return
     apg = await driver_connection(session)
-    await apg.execute(_RETIRE_PERSONS, list(by_unit))
-    flat = [(uid, p) for uid, persons in by_unit.items() for p in persons]
-    if flat:
-        await apg.execute(
-            _UPSERT_PERSONS,
-            [u for u, _ in flat],
-            [p["role"] for _, p in flat],
-            [p["name"] for _, p in flat],
-            [p["id_hash"] for _, p in flat],
-            [p["id_cipher"] for _, p in flat],
-            [p["id_masked"] for _, p in flat],
-        )
+    await apg.execute(_RETIRE_PERSONS, _SEP.join(map(str, unit_ids)))
+    if persons:
+        params, packed = _packed(list(zip(*persons, strict=True)), _PERSON_TYPES)
+        await apg.execute(_UPSERT_PERSONS[packed], *params)
