@@ -29,8 +29,10 @@ class CreditRefused(Exception):
         self.problem = problem
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemResult:
+    """One item's answer (slots, built positionally: thousands per batch are built and read once)."""
+
     index: int
     uscc: str
     outcome: str
@@ -130,8 +132,7 @@ class CreditClient:
                 raise CreditRefused(response.status_code, _problem(response))
             body = orjson.loads(response.content)
             results = [
-                ItemResult(index=int(r["index"]), uscc=str(r["uscc"]), outcome=str(r["outcome"]),
-                           version=r.get("version"), errors=list(r.get("errors") or []))
+                ItemResult(int(r["index"]), str(r["uscc"]), str(r["outcome"]), r.get("version"), r.get("errors") or [])
                 for r in body["results"]
             ]
             return BulkResult(counts=dict(body.get("counts", {})), results=results)

@@ -177,7 +177,7 @@ class Forwarder:
         return conn
 
     def unit_in(self, row: tuple[Any, ...]) -> dict[str, Any]:
-        """A mirror row (`repo.PENDING_COLUMNS`) as a credit `UnitIn` item."""
+        """A mirror row (`repo.pending_cursor`) as a credit `UnitIn` item."""
         (uscc, name, unit_type, reg_status, reg_status_date, reg_authority, region_code, industry_code, address,
          established_on, legal_rep_name, legal_rep_id_cipher, _hash, _line) = row
         item: dict[str, Any] = {
@@ -190,9 +190,9 @@ class Forwarder:
         if address:
             item["address"] = address
         if reg_status_date is not None:
-            item["reg_status_date"] = reg_status_date.isoformat()
+            item["reg_status_date"] = reg_status_date
         if established_on is not None:
-            item["established_on"] = established_on.isoformat()
+            item["established_on"] = established_on
         if legal_rep_id_cipher is not None and legal_rep_name:
             item["persons"] = [{"role": "legal_representative", "name": legal_rep_name,
                                 "citizen_id": self.pii.decrypt(bytes(legal_rep_id_cipher))}]

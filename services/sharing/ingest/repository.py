@@ -307,7 +307,10 @@ _PENDING = """SELECT {columns}
                WHERE r.uscc > %(after)s {upto}
                  AND f.forwarded_hash IS DISTINCT FROM r.content_hash
                  AND f.rejected_hash IS DISTINCT FROM r.content_hash"""
-_PENDING_COLUMNS = ", ".join(f"r.{c}" for c in PENDING_COLUMNS)
+# dates leave the database as the ISO text credit's contract takes (no date objects made and formatted
+# again per row)
+_PENDING_COLUMNS = ", ".join(f"to_char(r.{c}, 'YYYY-MM-DD')" if c in ("reg_status_date", "established_on")
+                             else f"r.{c}" for c in PENDING_COLUMNS)
 _PENDING_UPTO = _PENDING.format(columns=_PENDING_COLUMNS, upto="AND r.uscc <= %(upto)s")
 _PENDING_ALL = _PENDING.format(columns=_PENDING_COLUMNS, upto="")
 
@@ -315,7 +318,8 @@ _PENDING_ALL = _PENDING.format(columns=_PENDING_COLUMNS, upto="")
 @contextlib.contextmanager
 def pending_cursor(conn: psycopg.Connection[Any], after: str, upto: str | None) -> Iterator[psycopg.ServerCursor[Any]]:
     """Mirror rows credit has not acknowledged with after < uscc (<= upto), as tuples in `PENDING_COLUMNS`
-    order and in no particular order, from a server-side cursor (inside a transaction)."""
+    order (dates as `YYYY-MM-DD` text) and in no particular order, from a server-side cursor (inside a
+    transaction)."""
     with conn.cursor(name="sharing_pending") as cursor:
         cursor.execute(_PENDING_ALL if upto is None else _PENDING_UPTO, {"after": after, "upto": upto})
         yield cursor
