@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.credit.context import CreditContext
 from services.credit.units import repository as repo
-from services.credit.units.importer import IMPORT_MAX_ITEMS, _by_model, _merged, fast_accept
+from services.credit.units.importer import IMPORT_MAX_ITEMS, _by_model, _merged, _shape, fast_accept
 from services.credit.units.service import _content_hash, content_hash_hex
 from services.kit.ids import normalise_code, uscc_problem
 from tests.credit.conftest import TokenFactory
@@ -316,12 +316,20 @@ def test_the_import_s_content_hash_is_service_s() -> None:
             (rng.choice(people), rng.choice(texts), rng.randbytes(32).hex()) for _ in range(rng.choice((0, 1, 1, 2, 5)))
         )
         assert content_hash_hex(values, persons) == _content_hash(values, persons).hex()
-        # the same values merged as the import merges them: a new unit, and a stored one (a locked row)
+        # the same values merged as the import merges them: a new unit, and a stored one (a locked row,
+        # its given columns left out)
         given = {k: v for k, v in values.items() if k != "uscc_override_reason" and rng.random() < 0.6}
         override = values["uscc_override_reason"] if rng.random() < 0.2 else None
-        stored = (rng.randrange(10**6), *values.values(), 1, "00", None)
-        for old in (None, stored):
-            merged = _merged(given, override, old)
+        stored_values = {c: values[c] if rng.random() < 0.5 else "stored" for c in repo.HASHED_COLUMNS}
+        bits, omitted = _shape(given)
+        row = (1, "uscc", *(None if bits >> i & 1 else v for i, v in enumerate(stored_values.values())), 1, "00", None)
+        for old, base in ((None, dict.fromkeys(repo.HASHED_COLUMNS)), (row, stored_values)):
+            merged = _merged(given, override, old, omitted)
+            expected = {**base, **given}
+            if override is not None:
+                expected["uscc_override_reason"] = override
+            expected["fire_class"] = expected["fire_class"] or "general"
+            assert merged == expected
             assert tuple(merged) == repo.HASHED_COLUMNS
             assert content_hash_hex(merged, persons) == _content_hash(merged, persons).hex()
             checked += 1

@@ -284,18 +284,40 @@ async def import_units(
     return {"counts": counts, "results": results, "as_of": ctx.now()}
 
 
+# no errors, encoded `[]` like an empty list: an answer holding only atomic values stays out of the
+# garbage collector's lists (5,000 answers of a batch live until it is answered)
+_NONE: tuple[()] = ()
+
 # a new unit's values before the given ones: every column NULL, in the content hash's key order
 _NEW_UNIT = dict.fromkeys(repo.HASHED_COLUMNS)
 
 
-def _merged(given: dict[str, Any], override: str | None, old: Any) -> dict[str, Any]:
+# given columns (in the order given) -> their bits for the locking read, and the other columns with
+# where a locked row holds them
+_SHAPES: dict[tuple[str, ...], tuple[int, tuple[tuple[str, int], ...]]] = {}
+
+
+def _shape(given: dict[str, Any]) -> tuple[int, tuple[tuple[str, int], ...]]:
+    keys = tuple(given)
+    shape = _SHAPES.get(keys)
+    if shape is None:
+        at = repo.STORED_VALUES.start
+        bits = sum(1 << i for i, c in enumerate(repo.HASHED_COLUMNS) if c in given)
+        shape = (bits, tuple((c, at + i) for i, c in enumerate(repo.HASHED_COLUMNS) if c not in given))
+        if len(_SHAPES) < 4096:  # a few in practice: the fast path's and the model's orders
+            _SHAPES[keys] = shape
+    return shape
+
+
+def _merged(
+    given: dict[str, Any], override: str | None, old: Any, omitted: tuple[tuple[str, int], ...]
+) -> dict[str, Any]:
     """As `service._merged`: omitted columns keep their stored value; a new unit is `general`. Exactly
-    `repo.HASHED_COLUMNS`, in that order (given columns are a subset of them)."""
-    if old is None:
-        values = {**_NEW_UNIT, **given}
-    else:
-        values = dict(zip(repo.HASHED_COLUMNS, old[repo.STORED_VALUES], strict=True))
-        values.update(given)
+    `repo.HASHED_COLUMNS`, in that order (given columns are a subset of them). `omitted`: `_shape`'s."""
+    values = {**_NEW_UNIT, **given}
+    if old is not None:
+        for column, at in omitted:
+            values[column] = old[at]
     if override is not None:
         values["uscc_override_reason"] = override
     if values["fire_class"] is None:
@@ -307,11 +329,15 @@ def _merged(given: dict[str, Any], override: str | None, old: Any) -> dict[str, 
 Protected = tuple[str, str, str, str]
 
 
-def _protected(persons: list[tuple[str, str, str]], match_hash: Callable[[str], bytes]) -> list[Protected]:
-    """The persons with their match hashes, the first of each (role, id) only (as `service._protect`)."""
+def _protected(
+    persons: list[tuple[str, str, str]], match_hash: Callable[[str], bytes]
+) -> tuple[list[Protected], list[tuple[str, str, str]]]:
+    """The persons with their match hashes, the first of each (role, id) only (as `service._protect`),
+    and the content hash's persons key: (role, name, hash) sorted."""
     if len(persons) == 1:
         role, name, citizen_id = persons[0]
-        return [(role, name, match_hash(citizen_id).hex(), citizen_id)]
+        h = match_hash(citizen_id).hex()
+        return [(role, name, h, citizen_id)], [(role, name, h)]
     out = []
     seen: set[tuple[str, str]] = set()
     for role, name, citizen_id in persons:
@@ -319,7 +345,7 @@ def _protected(persons: list[tuple[str, str, str]], match_hash: Callable[[str], 
         if (role, h) not in seen:
             seen.add((role, h))
             out.append((role, name, h, citizen_id))
-    return out
+    return out, sorted([(role, name, h) for role, name, h, _ in out])
 
 
 K = TypeVar("K", str, int)
@@ -346,7 +372,8 @@ async def _apply(
     for _attempt in range(2):
         if not pending:
             break
-        existing = await repo.lock_for_import(session, [item[1] for item in pending])
+        shapes = [_shape(item[2]) for item in pending]
+        existing = await repo.lock_for_import(session, [item[1] for item in pending], [s[0] for s in shapes])
         new_rows: list[tuple[Any, ...]] = []  # HASHED_COLUMNS values and the content hash
         new_items: list[Item] = []
         new_persons: list[tuple[str, str, str, str, str]] = []  # (uscc, role, name, hash, citizen id)
@@ -354,15 +381,14 @@ async def _apply(
         replaced: list[int] = []  # updated units whose persons are replaced
         updated_persons: list[tuple[int, str, str, str, str]] = []  # (unit id, role, name, hash, citizen id)
         changes: list[tuple[str, str, int]] = []
-        for item in pending:
+        for item, (_, omitted) in zip(pending, shapes, strict=True):
             index, uscc, given, persons, override = item
             old = existing.get(uscc)
-            values = _merged(given, override, old)
+            values = _merged(given, override, old, omitted)
             protected: list[Protected] | None = None
             persons_key: list[Any]
             if persons is not None:
-                protected = _protected(persons, match_hash)
-                persons_key = sorted([(role, name, h) for role, name, h, _ in protected])
+                protected, persons_key = _protected(persons, match_hash)
             elif old is not None and old[repo.LOCKED_PERSONS] is not None:
                 # [role, name, hash] arrays: encoded and ordered as the tuples `service` uses
                 persons_key = sorted(orjson.loads(old[repo.LOCKED_PERSONS]))
@@ -376,7 +402,7 @@ async def _apply(
                     new_persons += [(uscc, role, name, h, citizen_id) for role, name, h, citizen_id in protected]
             elif old[repo.LOCKED_HASH] == digest:
                 version = old[repo.LOCKED_VERSION]
-                out.append({"index": index, "uscc": uscc, "outcome": "unchanged", "version": version, "errors": []})
+                out.append({"index": index, "uscc": uscc, "outcome": "unchanged", "version": version, "errors": _NONE})
             else:
                 unit_id, version = old[repo.LOCKED_ID], old[repo.LOCKED_VERSION] + 1
                 updates.append((unit_id, *values.values(), digest, version))
@@ -384,7 +410,7 @@ async def _apply(
                     replaced.append(unit_id)
                     updated_persons += [(unit_id, role, name, h, cid) for role, name, h, cid in protected]
                 changes.append((uscc, "updated", version))
-                out.append({"index": index, "uscc": uscc, "outcome": "updated", "version": version, "errors": []})
+                out.append({"index": index, "uscc": uscc, "outcome": "updated", "version": version, "errors": _NONE})
         # in USCC order, like the locking read: two batches inserting the same new units wait on each
         # other in one order and cannot deadlock
         new_rows.sort(key=itemgetter(repo.USCC_AT))
@@ -396,10 +422,10 @@ async def _apply(
                 retry.append(item)
                 continue
             changes.append((uscc, "created", 1))
-            out.append({"index": index, "uscc": uscc, "outcome": "created", "version": 1, "errors": []})
+            out.append({"index": index, "uscc": uscc, "outcome": "created", "version": 1, "errors": _NONE})
         await repo.update_units_set(session, updates, writer)
         await repo.replace_persons_set(session, replaced, _sealed(ctx.pii, updated_persons))
-        await repo.record_unit_changes(session, changes)
+        await repo.record_import_changes(session, changes)
         pending = retry
     for index, uscc, *_ in pending:
         out.append(
