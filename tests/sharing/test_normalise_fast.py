@@ -244,6 +244,7 @@ def test_copy_line_and_content_key_are_the_general_encoding() -> None:
         line = encoder.line(n, rec)
         cols = line.rstrip("\n").split("\t")
         content = hashlib.blake2b(_reference_key(rec).encode(), digest_size=16).hexdigest()
+        assert cols[-1] == "\\\\x" + content  # the encoder builds the key itself: it must be content_key()'s
         general = encoder._escaped_line(n, rec, cols[6], cols[7], cols[8], content)
         assert line == general
         escaped += "\\\\" in line or "\\n" in line

@@ -9,8 +9,8 @@ Most feed values are already clean (ASCII codes, names without invisible marks o
 that are true only when the general rules would return the value unchanged (or parse it the same
 way), and only otherwise runs the general rules (`_fold_code_general`, `_clean_text_general`, …).
 `Normaliser` also remembers the outcome of values that repeat from row to row (status and entity
-labels, dates, change stamps, industry codes), bounded. tests/sharing/test_normalise_fast.py holds
-each fast path to its general rule on tricky inputs.
+labels, authorities, capitals, dates, change stamps, industry codes), bounded.
+tests/sharing/test_normalise_fast.py holds each fast path to its general rule on tricky inputs.
 """
 
 from __future__ import annotations
@@ -213,7 +213,8 @@ def parse_capital(raw: str) -> tuple[Decimal | None, str | None]:
     if raw.endswith(_TEN_THOUSAND_CNY) and _PLAIN_AMOUNT.fullmatch(raw, 0, len(raw) - 5):
         amount = Decimal(raw[:-5])
         if amount < _MAX_CAPITAL:
-            return amount.quantize(_QUANTUM), "CNY"
+            # with four decimals already, quantizing changes nothing (fewer than 28 digits below 1e14)
+            return amount if raw[-10:-9] == "." else amount.quantize(_QUANTUM), "CNY"
     return _parse_capital_general(raw)
 
 
@@ -279,6 +280,8 @@ class Normaliser:
         self._change_of: dict[str, str | None] = {}
         self._industry_of: dict[tuple[str, str], str] = {}
         self._date_of: dict[str, dt.date | None] = {}
+        self._authority_of: dict[str, str | None] = {}
+        self._capital_of: dict[str, tuple[Decimal | None, str | None]] = {}
         self._stamp_of: dict[str, dt.datetime | None] = {}
 
     def record(self, get: Getter) -> FeedRecord:
@@ -286,20 +289,19 @@ class Normaliser:
         return self.record_of(values)
 
     def _date(self, raw: str, field: str) -> dt.date | None:
-        parsed = self._date_of.get(raw, _MISS)
-        if parsed is _MISS:
-            parsed = parse_date(raw, field, self.today)
-            if len(self._date_of) >= CACHE_LIMIT:
-                self._date_of.clear()
-            self._date_of[raw] = parsed
-        return parsed  # type: ignore[no-any-return]
+        parsed = parse_date(raw, field, self.today)
+        if len(self._date_of) >= CACHE_LIMIT:
+            self._date_of.clear()
+        self._date_of[raw] = parsed
+        return parsed
 
     def record_of(self, values: Sequence[str]) -> FeedRecord:
         (raw_uscc, raw_name, raw_entity, rep_name_raw, rep_id_raw, raw_capital, raw_established, authority,
          status_raw, raw_status_date, address, raw_region, raw_section, raw_industry, scope, raw_changed,
          raw_change) = values
 
-        uscc = fold_code(raw_uscc)
+        # (the fast paths of fold_code and clean_text are repeated inline for the fields every row has)
+        uscc = raw_uscc.upper() if raw_uscc.isascii() and raw_uscc.isalnum() else fold_code(raw_uscc)
         if not uscc:
             raise RowRejected("missing_field", "uscc: empty", "uscc")
         problem = uscc_problem(uscc)
@@ -308,7 +310,10 @@ class Normaliser:
             raise RowRejected(reason, f"uscc `{uscc}`: {problem.reason}", "uscc")
         if not raw_name or raw_name.isspace():
             raise RowRejected("missing_field", "name: empty", "name")
-        name = clean_text(raw_name, "name", MAX_NAME)
+        if raw_name.isprintable() and " " not in raw_name and len(raw_name) <= MAX_NAME:
+            name = raw_name
+        else:
+            name = clean_text(raw_name, "name", MAX_NAME)
 
         if status_raw:
             known_status = self._status_of.get(status_raw)
@@ -386,9 +391,18 @@ class Normaliser:
                 self._industry_of.clear()
             self._industry_of[industry_key] = industry
 
-        rep_name = (clean_text(rep_name_raw, "legal_rep_name", MAX_NAME)
-                    if rep_name_raw and not rep_name_raw.isspace() else None)
-        rep_id = fold_code(rep_id_raw) if rep_id_raw else ""
+        if not rep_name_raw or rep_name_raw.isspace():
+            rep_name = None
+        elif rep_name_raw.isprintable() and " " not in rep_name_raw and len(rep_name_raw) <= MAX_NAME:
+            rep_name = rep_name_raw
+        else:
+            rep_name = clean_text(rep_name_raw, "legal_rep_name", MAX_NAME)
+        if not rep_id_raw:
+            rep_id = ""
+        elif rep_id_raw.isascii() and rep_id_raw.isalnum():
+            rep_id = rep_id_raw.upper()
+        else:
+            rep_id = fold_code(rep_id_raw)
         if rep_id:
             id_problem = citizen_id_problem(rep_id, today=self.today)
             if id_problem is not None:
@@ -396,12 +410,37 @@ class Normaliser:
             if rep_name is None:
                 raise RowRejected("missing_field", "legal_rep_name: empty while an id number is given",
                                   "legal_rep_name")
-        capital, currency = parse_capital(raw_capital)
-        established_on = self._date(raw_established, "established_on")
-        reg_authority = clean_text(authority, "reg_authority", MAX_TEXT) or None if authority else None
-        reg_status_date = self._date(raw_status_date, "reg_status_date")
-        address_text = clean_text(address, "address", MAX_TEXT) or None if address else None
-        business_scope = clean_text(scope, "business_scope", MAX_SCOPE, multiline=True) or None if scope else None
+        known_capital = self._capital_of.get(raw_capital)
+        if known_capital is None:
+            known_capital = parse_capital(raw_capital)
+            if len(self._capital_of) >= CACHE_LIMIT:
+                self._capital_of.clear()
+            self._capital_of[raw_capital] = known_capital
+        capital, currency = known_capital
+        established_on = self._date_of.get(raw_established, _MISS)
+        if established_on is _MISS:
+            established_on = self._date(raw_established, "established_on")
+        reg_authority = self._authority_of.get(authority, _MISS)
+        if reg_authority is _MISS:
+            reg_authority = clean_text(authority, "reg_authority", MAX_TEXT) or None if authority else None
+            if len(self._authority_of) >= CACHE_LIMIT:
+                self._authority_of.clear()
+            self._authority_of[authority] = reg_authority
+        reg_status_date = self._date_of.get(raw_status_date, _MISS)
+        if reg_status_date is _MISS:
+            reg_status_date = self._date(raw_status_date, "reg_status_date")
+        if not address:
+            address_text = None
+        elif address.isprintable() and " " not in address and len(address) <= MAX_TEXT:
+            address_text = address
+        else:
+            address_text = clean_text(address, "address", MAX_TEXT) or None
+        if not scope:
+            business_scope = None
+        elif scope.isprintable() and " " not in scope and len(scope) <= MAX_SCOPE:
+            business_scope = scope
+        else:
+            business_scope = clean_text(scope, "business_scope", MAX_SCOPE, multiline=True) or None
         changed_at = self._stamp_of.get(raw_changed, _MISS)
         if changed_at is _MISS:
             changed_at = parse_timestamp(raw_changed, "changed_at")

@@ -56,35 +56,65 @@ class RecordEncoder:
     def __init__(self, pii: PiiProtector) -> None:
         self.pii = pii
         self._aes = AESGCM(pii.encryption_key)
+        # dates and change stamps repeat from row to row (the normaliser hands out one object per source value)
+        self._day_text: dict[dt.date, str] = {}
+        self._stamp_text: dict[dt.datetime, str] = {}
 
-    def line(self, source_line: int, rec: FeedRecord) -> str:
+    def _day(self, value: dt.date) -> str:
+        text = value.isoformat()
+        if len(self._day_text) >= 50_000:
+            self._day_text.clear()
+        self._day_text[value] = text
+        return text
+
+    def _stamp(self, value: dt.datetime) -> str:
+        text = value.isoformat()
+        if len(self._stamp_text) >= 50_000:
+            self._stamp_text.clear()
+        self._stamp_text[value] = text
+        return text
+
+    def line(self, source_line: int, rec: FeedRecord, nonce: bytes | None = None) -> str:
+        """The record's COPY line; `nonce` (12 random bytes) for the id number's encryption, else drawn here."""
         rid = rec.legal_rep_id
         if rid:
             id_hash = "\\\\x" + self.pii.match_hash(rid).hex()
-            nonce = os.urandom(12)
+            if nonce is None:
+                nonce = os.urandom(12)
             cipher = "\\\\x" + (nonce + self._aes.encrypt(nonce, rid.encode("ascii"), b"citizen_id")).hex()
             masked = mask_citizen_id(rid)
         else:
             id_hash = cipher = masked = "\\N"
-        key = rec.content_key()
-        content = blake2b(key.encode("utf-8"), digest_size=16).hexdigest()
-        if "\\" in key or "\t" in key or "\n" in key or "\r" in key:
-            return self._escaped_line(source_line, rec, id_hash, cipher, masked, content)
-        # Nothing to escape: every value the line escapes is in the content key (as its str(), None as ""),
-        # except changed_at (an isoformat) and change_type (escaped below).
         et, rn, cap, cur, est = (rec.entity_type, rec.legal_rep_name, rec.registered_capital, rec.capital_currency,
                                  rec.established_on)
         auth, sdate, addr, ind, scope = (rec.reg_authority, rec.reg_status_date, rec.address, rec.industry_code,
                                          rec.business_scope)
+        day_text = self._day_text
+        cap_text = None if cap is None else str(cap)
+        est_text = None if est is None else (day_text.get(est) or self._day(est))
+        sdate_text = None if sdate is None else (day_text.get(sdate) or self._day(sdate))
+        # FeedRecord.content_key(), from the strings this line needs anyway (a test holds them equal)
+        key = "\x1f".join((
+            rec.uscc, rec.name, et or "", rec.unit_type, rn or "", rid or "", cap_text or "", cur or "",
+            est_text or "", auth or "", rec.reg_status, rec.reg_status_label, sdate_text or "", addr or "",
+            rec.region_code, ind or "", scope or "",
+        ))
+        content = blake2b(key.encode("utf-8"), digest_size=16).hexdigest()
+        if "\\" in key or "\t" in key or "\n" in key or "\r" in key:
+            head = key[:len(key) - len(scope)] if scope else key  # the key ends with the scope
+            if "\\" in head or "\t" in head or "\n" in head or "\r" in head:
+                return self._escaped_line(source_line, rec, id_hash, cipher, masked, content)
+        # Nothing to escape before the scope: every value the line escapes is in the content key (as its str(),
+        # None as ""), except changed_at (an isoformat), change_type and the scope (escaped here).
         changed = rec.changed_at
         return (
             f"{source_line}\t{rec.uscc}\t{rec.name}\t{_NULL if et is None else et}\t{rec.unit_type}\t"
-            f"{_NULL if rn is None else rn}\t{id_hash}\t{cipher}\t{masked}\t{_NULL if cap is None else cap}\t"
-            f"{_NULL if cur is None else cur}\t{_NULL if est is None else est.isoformat()}\t"
-            f"{_NULL if auth is None else auth}\t{rec.reg_status}\t{rec.reg_status_label}\t"
-            f"{_NULL if sdate is None else sdate.isoformat()}\t{_NULL if addr is None else addr}\t{rec.region_code}\t"
-            f"{_NULL if ind is None else ind}\t{_NULL if scope is None else scope}\t"
-            f"{_NULL if changed is None else changed.isoformat()}\t{_opt(rec.change_type)}\t\\\\x{content}\n"
+            f"{_NULL if rn is None else rn}\t{id_hash}\t{cipher}\t{masked}\t{cap_text or _NULL}\t"
+            f"{_NULL if cur is None else cur}\t{est_text or _NULL}\t{_NULL if auth is None else auth}\t"
+            f"{rec.reg_status}\t{rec.reg_status_label}\t{sdate_text or _NULL}\t{_NULL if addr is None else addr}\t"
+            f"{rec.region_code}\t{_NULL if ind is None else ind}\t{_NULL if scope is None else _esc(scope)}\t"
+            f"{_NULL if changed is None else self._stamp_text.get(changed) or self._stamp(changed)}\t"
+            f"{_opt(rec.change_type)}\t\\\\x{content}\n"
         )
 
     @staticmethod
@@ -112,7 +142,8 @@ class RowValidator:
         record = self.normaliser.record_of
         line_of = self.encoder.line
         width = len(CONTRACT_FIELDS)
-        for line, values in rows:
+        nonces = os.urandom(12 * len(rows))  # one draw per part, a fresh 12 bytes for each row
+        for at, (line, values) in enumerate(rows):
             if len(values) != width:
                 raise ValueError(f"line {line}: {len(values)} values, the contract has {width} fields")
             try:
@@ -121,7 +152,7 @@ class RowValidator:
                 raw = {f: values[i] for f, i in self._raw_fields}
                 rejected.append((line, exc.reason, exc.field, exc.detail, raw.get("uscc") or None, raw))
             else:
-                out.append(line_of(line, rec))
+                out.append(line_of(line, rec, nonces[12 * at:12 * at + 12]))
         return "".join(out).encode("utf-8"), len(out), rejected
 
 
