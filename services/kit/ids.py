@@ -53,7 +53,7 @@ def uscc_check_char(first17: str) -> str:
 
 
 # The checks below run for every unit and person of a nightly feed, so the common case — a valid code —
-# is decided by `uscc_valid` / `_citizen_id_plainly_valid` in a few C-level string operations, and only a code
+# is decided by `uscc_valid` / `citizen_id_plainly_valid` in a few C-level string operations, and only a code
 # that fails them goes through the step-by-step checks that name its problem. Each fast check is true
 # exactly when the step-by-step one finds no problem (tests/kit/test_ids.py compares them on random
 # valid and mutated codes). The weighted sums are evaluated as numbers in a suitable base, because each
@@ -106,7 +106,7 @@ def uscc_problem(code: str) -> CodeProblem | None:
     return None
 
 
-def _citizen_id_plainly_valid(code: str, today: dt.date | None = None) -> bool:
+def citizen_id_plainly_valid(code: str, today: dt.date | None = None) -> bool:
     """For an ASCII code: True exactly when `citizen_id_problem(code, today=today)` is None. A code with
     other characters answers False and is left to the step-by-step checks (which read other scripts'
     decimal digits as their values)."""
@@ -126,7 +126,7 @@ def _citizen_id_plainly_valid(code: str, today: dt.date | None = None) -> bool:
 
 def citizen_id_problem(code: str, *, today: dt.date | None = None) -> CodeProblem | None:
     """Validate an already normalised 18-character citizen id; None when valid."""
-    if _citizen_id_plainly_valid(code, today):
+    if citizen_id_plainly_valid(code, today):
         return None
     if len(code) != 18:
         return CodeProblem(f"must be 18 characters, got {len(code)}")

@@ -278,7 +278,8 @@ def test_fast_acceptance_never_accepts_what_the_model_refuses() -> None:
         modelled, rejection = _by_model(0, item)
         assert rejection is None, (item, rejection)
         assert modelled is not None
-        assert (modelled[1], modelled[2], modelled[3]) == fast, item
+        assert (modelled[1], modelled[2], modelled[3]) == fast[:3], item
+        assert modelled[5] == fast[3] == _shape(fast[1]), item  # the given columns' shape
     assert accepted > 50
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from services.kit.ids import (
     USCC_CHARSET,
     CodeProblem,
+    citizen_id_plainly_valid,
     citizen_id_problem,
     make_citizen_id,
     make_uscc,
@@ -18,7 +19,6 @@ from services.kit.ids import (
     uscc_problem,
     uscc_valid,
 )
-from services.kit.ids import _citizen_id_plainly_valid as citizen_id_plainly_valid
 
 # the example code used in GB 32100 explanations
 KNOWN_GOOD_USCC = ["91350100M000100Y43"]

@@ -27,7 +27,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from operator import itemgetter
-from typing import Any, TypeVar, get_args
+from typing import Any, NamedTuple, TypeVar, get_args
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
@@ -40,7 +40,7 @@ from services.credit.units.errors import duplicate_in_batch
 from services.credit.units.schemas import FireClass, PersonRole, RegStatus, UnitIn, UnitType
 from services.credit.units.service import content_hash_hex, uscc_error
 from services.kit.auth import Principal
-from services.kit.ids import citizen_id_problem, mask_citizen_id, uscc_valid
+from services.kit.ids import citizen_id_plainly_valid, mask_citizen_id, uscc_valid
 from services.kit.pii import PiiProtector
 
 IMPORT_MAX_ITEMS = 20_000
@@ -70,11 +70,15 @@ _ROLES = frozenset(get_args(PersonRole))
 _KEYS = frozenset(UnitIn.model_fields)
 _REQUIRED = frozenset(("uscc", "name", "unit_type", "reg_status", "region_code"))
 _PERSON_KEYS = frozenset(("role", "name", "citizen_id"))
+_GIVEN_ORDER = ("uscc", "name", "unit_type", "reg_status", "region_code")  # as fast_accept builds `given`
 _INDUSTRY_SECTIONS = frozenset("ABCDEFGHIJKLMNOPQRST")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
-# (index, uscc, given columns, persons (role, name, citizen id) or None when omitted, override reason)
-Item = tuple[int, str, dict[str, Any], list[tuple[str, str, str]] | None, str | None]
+# a unit's given columns: their bits for the locking read, and the others with where a locked row holds them
+Shape = tuple[int, tuple[tuple[str, int], ...]]
+# (index, uscc, given columns, persons (role, name, citizen id) or None when omitted, override reason,
+# the given columns' shape)
+Item = tuple[int, str, dict[str, Any], list[tuple[str, str, str]] | None, str | None, Shape]
 
 
 def _text(value: Any, max_length: int) -> bool:
@@ -120,21 +124,84 @@ def _code(value: Any) -> str | None:
     return "".join(value.split()).upper()
 
 
+# given columns (in the order given) -> their bits for the locking read, and the other columns with
+# where a locked row holds them
+_SHAPES: dict[tuple[str, ...], Shape] = {}
+
+
+def _shape(given: dict[str, Any]) -> Shape:
+    keys = tuple(given)
+    shape = _SHAPES.get(keys)
+    if shape is None:
+        at = repo.STORED_VALUES.start
+        bits = sum(1 << i for i, c in enumerate(repo.HASHED_COLUMNS) if c in given)
+        shape = (bits, tuple((c, at + i) for i, c in enumerate(repo.HASHED_COLUMNS) if c not in given))
+        if len(_SHAPES) < 4096:  # a few in practice: the fast path's and the model's orders
+            _SHAPES[keys] = shape
+    return shape
+
+
+# what an item's keys, in the order sent, tell the direct checks: which optional fields it gives, and the
+# shape (`_shape`) of its given columns, built in a fixed order; None: keys the direct checks leave to
+# the model (an unknown field, an override, a required field missing). A few shapes in practice.
+_OPTIONAL = ("fire_class", "reg_authority", "address", "industry_code", "reg_status_date", "established_on")
+
+
+class _Plan(NamedTuple):
+    fire_class: bool
+    reg_authority: bool
+    address: bool
+    industry_code: bool
+    reg_status_date: bool
+    established_on: bool
+    persons: bool
+    shape: Shape
+
+
+_PLANS: dict[tuple[str, ...], _Plan | None] = {}
+_UNSEEN = _Plan(False, False, False, False, False, False, False, (0, ()))
+
+
+def _plan(keys: tuple[str, ...]) -> _Plan | None:
+    present = frozenset(keys)
+    if not present <= _KEYS or "uscc_override" in present or not present >= _REQUIRED:
+        return None
+    given = [*_GIVEN_ORDER, *(k for k in _OPTIONAL if k in present)]
+    return _Plan._make([*(k in present for k in _OPTIONAL), "persons" in present, _shape(dict.fromkeys(given))])
+
+
 def fast_accept(
     raw: Any, today: dt.date, citizen_id_today: dt.date | None = None
-) -> tuple[str, dict[str, Any], list[tuple[str, str, str]] | None] | None:
-    """The item as (uscc, given columns, persons) when it is in canonical form and valid; None sends it
-    to the model. Accepts nothing `UnitIn` refuses. The USCC is accepted only when it is valid, checksums
-    included (then `uscc_error` has nothing to say, whatever the writer); a code failing a checksum goes
-    through the model and `uscc_error`, which words the rejection or allows the override.
+) -> tuple[str, dict[str, Any], list[tuple[str, str, str]] | None, Shape] | None:
+    """The item as (uscc, given columns, persons, shape of the given columns) when it is in canonical
+    form and valid; None sends it to the model. Accepts nothing `UnitIn` refuses. The USCC is accepted
+    only when it is valid, checksums included (then `uscc_error` has nothing to say, whatever the
+    writer); a code failing a checksum goes through the model and `uscc_error`, which words the
+    rejection or allows the override.
 
     `today` is China's date (legal dates); `citizen_id_today` the date citizen ids' birth dates are
     checked against (the model's check reads the machine's local date: pass `dt.date.today()` once for a
     batch; None reads it per id)."""
-    if type(raw) is not dict or not raw.keys() <= _KEYS or "uscc_override" in raw:
+    if type(raw) is not dict:
         return None
-    if not raw.keys() >= _REQUIRED:
+    keys = tuple(raw)
+    plan = _PLANS.get(keys, _UNSEEN)
+    if plan is _UNSEEN:
+        plan = _plan(keys)
+        if len(_PLANS) < 4096:
+            _PLANS[keys] = plan
+    if plan is None:
         return None
+    (
+        has_fire_class,
+        has_reg_authority,
+        has_address,
+        has_industry,
+        has_status_date,
+        has_established,
+        has_persons,
+        shape,
+    ) = plan
     uscc = raw["uscc"]
     if type(uscc) is not str:
         return None
@@ -163,24 +230,22 @@ def fast_accept(
         "reg_status": reg_status,
         "region_code": region,
     }
-    if len(raw) == 5:
-        return uscc, given, None
-    if "fire_class" in raw:
+    if has_fire_class:
         fire_class = raw["fire_class"]
         if fire_class is not None and (type(fire_class) is not str or fire_class not in _FIRE_CLASSES):
             return None
         given["fire_class"] = fire_class
-    if "reg_authority" in raw:
+    if has_reg_authority:
         text = raw["reg_authority"]
         if text is not None and not _text(text, 500):
             return None
         given["reg_authority"] = text
-    if "address" in raw:
+    if has_address:
         text = raw["address"]
         if text is not None and not _text(text, 500):
             return None
         given["address"] = text
-    if "industry_code" in raw:
+    if has_industry:
         code = raw["industry_code"]
         if code is not None and (
             type(code) is not str
@@ -191,14 +256,14 @@ def fast_accept(
         ):
             return None
         given["industry_code"] = code
-    if "reg_status_date" in raw:
+    if has_status_date:
         value = raw["reg_status_date"]
         if value is not None:
             value = _date(value, today)
             if value is None:
                 return None
         given["reg_status_date"] = value
-    if "established_on" in raw:
+    if has_established:
         value = raw["established_on"]
         if value is not None:
             value = _date(value, today)
@@ -206,7 +271,7 @@ def fast_accept(
                 return None
         given["established_on"] = value
     persons: list[tuple[str, str, str]] | None = None
-    if "persons" in raw and raw["persons"] is not None:
+    if has_persons and raw["persons"] is not None:
         given_persons = raw["persons"]
         if type(given_persons) is not list or len(given_persons) > 20:
             return None
@@ -214,14 +279,22 @@ def fast_accept(
         for p in given_persons:
             if type(p) is not dict or p.keys() != _PERSON_KEYS:
                 return None
-            role, person_name = p["role"], p["name"]
+            role, person_name, citizen_id = p["role"], p["name"], p["citizen_id"]
             if type(role) is not str or role not in _ROLES or not _text(person_name, 200):
                 return None
-            citizen_id = _code(p["citizen_id"])
-            if citizen_id is None or citizen_id_problem(citizen_id, today=citizen_id_today) is not None:
+            if type(citizen_id) is not str:
+                return None
+            if len(citizen_id) == 18 and citizen_id.isascii() and citizen_id.isalnum():
+                citizen_id = citizen_id.upper()
+            else:
+                citizen_id = _code(citizen_id)
+                if citizen_id is None:
+                    return None
+            # ASCII: exactly `citizen_id_problem(citizen_id, today=…) is None`
+            if not citizen_id_plainly_valid(citizen_id, citizen_id_today):
                 return None
             persons.append((role, person_name, citizen_id))
-    return uscc, given, persons
+    return uscc, given, persons, shape
 
 
 def _rejected(index: int, uscc: str, errors: list[dict[str, str]]) -> dict[str, Any]:
@@ -241,7 +314,7 @@ def _by_model(index: int, raw: Any) -> tuple[Item | None, dict[str, Any] | None]
         persons = [(str(p.role), p.name, p.citizen_id) for p in unit.persons]
     override = unit.uscc_override.reason if unit.uscc_override is not None else None
     given_columns = unit.model_dump(exclude={"persons", "uscc_override"}, exclude_unset=True)
-    return (index, unit.uscc, given_columns, persons, override), None
+    return (index, unit.uscc, given_columns, persons, override, _shape(given_columns)), None
 
 
 async def import_units(
@@ -256,8 +329,8 @@ async def import_units(
     for index, raw in enumerate(raw_items):
         accepted = fast_accept(raw, today, citizen_id_today)
         if accepted is not None:  # its USCC is valid: `uscc_error` would find nothing
-            uscc, given, persons = accepted
-            item: Item = (index, uscc, given, persons, None)
+            uscc, given, persons, shape = accepted
+            item: Item = (index, uscc, given, persons, None, shape)
         else:
             modelled, rejection = _by_model(index, raw)
             if modelled is None:
@@ -290,23 +363,6 @@ _NONE: tuple[()] = ()
 
 # a new unit's values before the given ones: every column NULL, in the content hash's key order
 _NEW_UNIT = dict.fromkeys(repo.HASHED_COLUMNS)
-
-
-# given columns (in the order given) -> their bits for the locking read, and the other columns with
-# where a locked row holds them
-_SHAPES: dict[tuple[str, ...], tuple[int, tuple[tuple[str, int], ...]]] = {}
-
-
-def _shape(given: dict[str, Any]) -> tuple[int, tuple[tuple[str, int], ...]]:
-    keys = tuple(given)
-    shape = _SHAPES.get(keys)
-    if shape is None:
-        at = repo.STORED_VALUES.start
-        bits = sum(1 << i for i, c in enumerate(repo.HASHED_COLUMNS) if c in given)
-        shape = (bits, tuple((c, at + i) for i, c in enumerate(repo.HASHED_COLUMNS) if c not in given))
-        if len(_SHAPES) < 4096:  # a few in practice: the fast path's and the model's orders
-            _SHAPES[keys] = shape
-    return shape
 
 
 def _merged(
@@ -372,8 +428,7 @@ async def _apply(
     for _attempt in range(2):
         if not pending:
             break
-        shapes = [_shape(item[2]) for item in pending]
-        existing = await repo.lock_for_import(session, [item[1] for item in pending], [s[0] for s in shapes])
+        existing = await repo.lock_for_import(session, [item[1] for item in pending], [item[5][0] for item in pending])
         new_rows: list[tuple[Any, ...]] = []  # HASHED_COLUMNS values and the content hash
         new_items: list[Item] = []
         new_persons: list[tuple[str, str, str, str, str]] = []  # (uscc, role, name, hash, citizen id)
@@ -381,8 +436,8 @@ async def _apply(
         replaced: list[int] = []  # updated units whose persons are replaced
         updated_persons: list[tuple[int, str, str, str, str]] = []  # (unit id, role, name, hash, citizen id)
         changes: list[tuple[str, str, int]] = []
-        for item, (_, omitted) in zip(pending, shapes, strict=True):
-            index, uscc, given, persons, override = item
+        for item in pending:
+            index, uscc, given, persons, override, (_, omitted) = item
             old = existing.get(uscc)
             values = _merged(given, override, old, omitted)
             protected: list[Protected] | None = None

@@ -227,7 +227,10 @@ def _packed(columns: list[Sequence[Any]], types: tuple[str, ...]) -> tuple[list[
     texts = [_texts(column, sql_type) for column, sql_type in zip(columns, types, strict=True)]
     joined = []
     for column in texts:
-        text = _SEP.join(["" if v is None else v for v in column])
+        try:
+            text = _SEP.join(column)  # type: ignore[arg-type]  # a column without NULLs, the most
+        except TypeError:
+            text = _SEP.join(["" if v is None else v for v in column])
         if column and (text.count(_SEP) != len(column) - 1 or "" in column):
             return texts, False
         joined.append(text)
