@@ -197,11 +197,25 @@ def test_an_unmapped_entity_type_is_decided_by_each_row_s_uscc() -> None:
 
 def test_a_cache_that_fills_up_is_emptied(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(N, "CACHE_LIMIT", 5)
+    monkeypatch.setattr(N, "DATE_CACHE_LIMIT", 7)
     norm = Normaliser(SAMR, today=TODAY)
     rows = _tricky_rows()[:500]
     assert [_record_outcome(norm, v) for v in rows] == [_record_outcome(Normaliser(SAMR, today=TODAY), v)
                                                        for v in rows]
-    assert len(norm._date_of) <= 5
+    assert 0 < len(norm._date_of) <= 7
+    assert 0 < len(norm._capital_of) <= 5
+
+
+def test_long_values_are_not_remembered() -> None:
+    norm = Normaliser(SAMR, today=TODAY)
+    row = dict(zip(SAMR_COLUMNS, samr_row(Registry(seed=1, size=10).state(1, 0)), strict=True))
+    values = [row[SAMR.columns[f]] for f in CONTRACT_FIELDS]
+    values[CONTRACT_FIELDS.index("established_on")] = "1998-08-31 " + "x" * 500  # a time part is ignored
+    values[CONTRACT_FIELDS.index("reg_authority")] = "局" * 300
+    rec = norm.record_of(tuple(values))
+    assert rec.established_on == dt.date(1998, 8, 31)
+    assert rec.reg_authority == "局" * 300
+    assert all(len(k) <= N.REMEMBER_CHARS for k in [*norm._date_of, *norm._authority_of])
 
 
 def test_record_reads_any_getter_like_row_values() -> None:

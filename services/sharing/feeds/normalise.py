@@ -47,7 +47,20 @@ _MAX_CAPITAL = Decimal("1e14")
 MAX_NAME = 200
 MAX_TEXT = 500
 MAX_SCOPE = 10_000
-CACHE_LIMIT = 50_000  # entries per remembered field; a cache that fills up is emptied
+# Remembered outcomes (Normaliser): at most this many entries per field (a cache that fills up is emptied),
+# values of at most REMEMBER_CHARS characters; dates get room for a registry's span in three spellings
+# (~5 MB per process), other fields far less (status labels, authorities and industries are few, capitals
+# and change stamps mostly differ from row to row).
+CACHE_LIMIT = 4_096
+DATE_CACHE_LIMIT = 50_000
+REMEMBER_CHARS = 100
+
+
+def _remember(cache: dict[Any, Any], key: str, value: object, limit: int | None = None) -> None:
+    if len(key) <= REMEMBER_CHARS:
+        if len(cache) >= (CACHE_LIMIT if limit is None else limit):
+            cache.clear()
+        cache[key] = value
 
 # `Normaliser.record_of` unpacks a row's values in this order
 assert CONTRACT_FIELDS == (
@@ -290,9 +303,7 @@ class Normaliser:
 
     def _date(self, raw: str, field: str) -> dt.date | None:
         parsed = parse_date(raw, field, self.today)
-        if len(self._date_of) >= CACHE_LIMIT:
-            self._date_of.clear()
-        self._date_of[raw] = parsed
+        _remember(self._date_of, raw, parsed, DATE_CACHE_LIMIT)
         return parsed
 
     def record_of(self, values: Sequence[str]) -> FeedRecord:
@@ -320,9 +331,7 @@ class Normaliser:
             if known_status is None:
                 label = clean_text(status_raw, "reg_status", 100)
                 known_status = (label, self._status.lookup(label) if label else None)
-                if len(self._status_of) >= CACHE_LIMIT:
-                    self._status_of.clear()
-                self._status_of[status_raw] = known_status
+                _remember(self._status_of, status_raw, known_status)
             status_label, mapped_status = known_status
         else:
             status_label, mapped_status = "", None
@@ -336,9 +345,7 @@ class Normaliser:
                     change_type = self._change.lookup(change_raw) or self._change.lookup(change_raw.lower())
                     if change_type is None:
                         raise RowRejected("unknown_code", f"change_type: `{change_raw}` is not mapped", "change_type")
-                if len(self._change_of) >= CACHE_LIMIT:
-                    self._change_of.clear()
-                self._change_of[raw_change] = change_type
+                _remember(self._change_of, raw_change, change_type)
         if status_label:
             if mapped_status is None:
                 raise RowRejected("unknown_code", f"reg_status: `{status_label}` is not mapped", "reg_status")
@@ -353,9 +360,7 @@ class Normaliser:
             entity_raw = raw_entity.strip()
             entity = clean_text(entity_raw, "entity_type", 100) if entity_raw else None
             known_entity = (entity, self._unit_type.lookup(entity or ""))
-            if len(self._entity_of) >= CACHE_LIMIT:
-                self._entity_of.clear()
-            self._entity_of[raw_entity] = known_entity
+            _remember(self._entity_of, raw_entity, known_entity)
         entity_type, unit_type = known_entity
         if unit_type is None:
             if uscc[:2] == "92":
@@ -387,9 +392,10 @@ class Normaliser:
             else:
                 section = fold_code(raw_section)
                 industry = section if section and _INDUSTRY.match(section) else ""
-            if len(self._industry_of) >= CACHE_LIMIT:
-                self._industry_of.clear()
-            self._industry_of[industry_key] = industry
+            if len(raw_section) + len(raw_industry) <= REMEMBER_CHARS:
+                if len(self._industry_of) >= CACHE_LIMIT:
+                    self._industry_of.clear()
+                self._industry_of[industry_key] = industry
 
         if not rep_name_raw or rep_name_raw.isspace():
             rep_name = None
@@ -413,9 +419,7 @@ class Normaliser:
         known_capital = self._capital_of.get(raw_capital)
         if known_capital is None:
             known_capital = parse_capital(raw_capital)
-            if len(self._capital_of) >= CACHE_LIMIT:
-                self._capital_of.clear()
-            self._capital_of[raw_capital] = known_capital
+            _remember(self._capital_of, raw_capital, known_capital)
         capital, currency = known_capital
         established_on = self._date_of.get(raw_established, _MISS)
         if established_on is _MISS:
@@ -423,9 +427,7 @@ class Normaliser:
         reg_authority = self._authority_of.get(authority, _MISS)
         if reg_authority is _MISS:
             reg_authority = clean_text(authority, "reg_authority", MAX_TEXT) or None if authority else None
-            if len(self._authority_of) >= CACHE_LIMIT:
-                self._authority_of.clear()
-            self._authority_of[authority] = reg_authority
+            _remember(self._authority_of, authority, reg_authority)
         reg_status_date = self._date_of.get(raw_status_date, _MISS)
         if reg_status_date is _MISS:
             reg_status_date = self._date(raw_status_date, "reg_status_date")
@@ -444,9 +446,7 @@ class Normaliser:
         changed_at = self._stamp_of.get(raw_changed, _MISS)
         if changed_at is _MISS:
             changed_at = parse_timestamp(raw_changed, "changed_at")
-            if len(self._stamp_of) >= CACHE_LIMIT:
-                self._stamp_of.clear()
-            self._stamp_of[raw_changed] = changed_at
+            _remember(self._stamp_of, raw_changed, changed_at)
         return FeedRecord(
             uscc, name, entity_type, unit_type, rep_name, rep_id or None, capital, currency, established_on,
             reg_authority, status, status_label, reg_status_date, address_text, region, industry or None,

@@ -69,7 +69,7 @@ class RecordEncoder:
 
     def _stamp(self, value: dt.datetime) -> str:
         text = value.isoformat()
-        if len(self._stamp_text) >= 50_000:
+        if len(self._stamp_text) >= 4_096:
             self._stamp_text.clear()
         self._stamp_text[value] = text
         return text
