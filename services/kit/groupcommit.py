@@ -12,6 +12,8 @@ from typing import Generic, TypeVar
 
 import asyncpg
 
+from services.kit.db import SERVER_SETTINGS
+
 Item = TypeVar("Item")
 STOPPING = "the service is stopping; the write was not made"
 
@@ -73,7 +75,9 @@ class GroupWriter(Generic[Item]):
 
     async def _write(self, items: list[Item]) -> None:
         if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.dsn, server_settings={"application_name": self.application_name})
+            self._conn = await asyncpg.connect(
+                self.dsn, server_settings={**SERVER_SETTINGS, "application_name": self.application_name}
+            )
         try:
             await self.write(self._conn, items)
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):

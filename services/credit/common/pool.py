@@ -13,6 +13,7 @@ import asyncpg
 from fastapi import Depends, Request
 
 from services.credit.deps import ContextDep
+from services.kit.db import SERVER_SETTINGS
 from services.kit.groupcommit import GroupWriter
 
 _lock = asyncio.Lock()
@@ -49,7 +50,7 @@ class ReadPool:
                 self.dsn,
                 statement_cache_size=256,
                 # short, planned-once statements: JIT compilation would cost more than it saves
-                server_settings={"application_name": "credit-checks", "jit": "off"},
+                server_settings={**SERVER_SETTINGS, "application_name": "credit-checks"},
             )
         except BaseException:
             self._size -= 1

@@ -125,7 +125,7 @@ class Forwarder:
         batch_no = 0
         in_flight: deque[Future[int]] = deque()
         try:
-            with psycopg.connect(self.url, autocommit=True, application_name="sharing-forward-reader") as reader, \
+            with repo.connect(self.url, "sharing-forward-reader") as reader, \
                     ThreadPoolExecutor(max_workers=width, thread_name_prefix="sharing-send") as pool:
                 try:
                     while True:
@@ -170,7 +170,7 @@ class Forwarder:
     def _conn(self) -> psycopg.Connection[Any]:
         conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
-            conn = psycopg.connect(self.url, autocommit=True, application_name="sharing-forward")
+            conn = repo.connect(self.url, "sharing-forward")
             self._local.conn = conn
             with self._conns_lock:
                 self._conns.append(conn)

@@ -12,6 +12,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from services.kit.db import LIBPQ_OPTIONS
+
 LOCK_KEY = 0x5348_4152_494E_4701  # "SHARING" + 1: one ingest at a time per database
 
 STAGE_COLUMNS = (
@@ -35,6 +37,12 @@ RUN_COUNTERS = (
     "rows_read", "blank_lines", "staged", "quarantined", "new", "changed", "status_changed", "unchanged", "absent",
     "forwarded", "forward_rejected", "forward_pending", "survey_listed",
 )
+
+
+def connect(url: str, application_name: str) -> psycopg.Connection[Any]:
+    """A connection of the ingest job: autocommit (every `conn.transaction()` is a real commit) and no
+    JIT compilation (`kit.db.SERVER_SETTINGS`)."""
+    return psycopg.connect(url, autocommit=True, options=LIBPQ_OPTIONS, application_name=application_name)
 
 
 def stage_table(run_id: int) -> sql.Identifier:

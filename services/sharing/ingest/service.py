@@ -199,21 +199,21 @@ class IngestJob:
 
     def run(self, spec: FeedSpec, options: IngestOptions | None = None) -> dict[str, Any]:
         options = options or IngestOptions()
-        with psycopg.connect(self.url, autocommit=True, application_name="sharing-ingest-lock") as lock_conn:
+        with repo.connect(self.url, "sharing-ingest-lock") as lock_conn:
             if not repo.try_lock(lock_conn):
                 running = repo.running_runs(lock_conn)
                 who = ", ".join(f"run {r['id']} ({r['source']}, {r['phase']}, pid {r['pid']} on {r['host']})"
                                 for r in running) or "another ingest"
                 raise IngestStop(EXIT_LOCKED, "locked", f"another ingest is running: {who}; this one exits")
-            with psycopg.connect(self.url, autocommit=True, application_name="sharing-ingest") as conn:
+            with repo.connect(self.url, "sharing-ingest") as conn:
                 return self._run_locked(conn, spec, options)
 
     def forward_only(self) -> dict[str, Any]:
         """Send whatever credit has not acknowledged (after an outage), as its own run."""
-        with psycopg.connect(self.url, autocommit=True, application_name="sharing-ingest-lock") as lock_conn:
+        with repo.connect(self.url, "sharing-ingest-lock") as lock_conn:
             if not repo.try_lock(lock_conn):
                 raise IngestStop(EXIT_LOCKED, "locked", "another ingest is running; this one exits")
-            with psycopg.connect(self.url, autocommit=True, application_name="sharing-forward") as conn:
+            with repo.connect(self.url, "sharing-forward") as conn:
                 with conn.transaction():
                     run_id = repo.create_run(conn, source="(pending)", kind="forward", transport="none",
                                              location="", fingerprint="", mapping="", phase="forwarding",
