@@ -107,7 +107,8 @@ class FeedRecord:
 
     def content_key(self) -> str:
         """Everything that makes the record what it is, in a fixed order (provenance excluded): each
-        value as `str()`, None as "", joined by U+001F. Mirrors compare its hash: never change it."""
+        value as `str()`, None as "", joined by U+001F. Mirrors compare its hash: never change it
+        (`RecordEncoder.line` builds the same string from its COPY values; a test holds the two equal)."""
         cap, est, sdate = self.registered_capital, self.established_on, self.reg_status_date
         return "\x1f".join((
             self.uscc, self.name, self.entity_type or "", self.unit_type, self.legal_rep_name or "",

@@ -29,7 +29,7 @@ csv.field_size_limit(sys.maxsize if sys.maxsize < 2**31 else 2**31 - 1)
 _SURROGATE = re.compile("[\udc80-\udcff]")
 # Bytes a CSV feed's codec cannot decode come out as U+DC80..U+DCFF ("surrogateescape"); nothing else
 # does (neither codec decodes valid input to a surrogate). The handler below counts them, so a reader
-# looks for such characters in its rows only once its file has met one (tests/sharing/test_feeds.py).
+# looks for such characters in its rows only once its file has met one (tests/sharing/test_normalise_fast.py).
 _ESCAPE_ERRORS = "sharing-surrogateescape"
 _decode_errors = [0]
 _surrogateescape = codecs.lookup_error("surrogateescape")
