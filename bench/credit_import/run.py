@@ -127,9 +127,13 @@ def run_once(
     warmup: bytes,
     profile: str | None = None,
     profile_phase: str = "new",
+    sql: str | None = None,
 ) -> dict[str, Any]:
     url = pgserver.ensure_database(server, DATABASE, recreate=True)
     migrate.upgrade("credit", url)
+    if sql:  # an experiment's statements, after the migrations
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql)  # type: ignore[call-overload]
     tmp = Path(tempfile.mkdtemp(prefix="bench-credit-import-"))
     keys = ensure_dev_keyset(tmp / "credit-signing-keys.json")
     tokens = TokenService(keys=keys, issuer="https://credit.fire.yanbian.gov.cn", audience="fire-credit")
@@ -351,6 +355,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--pure", action="store_true", help="per-item Python only, no database")
     parser.add_argument("--phases", default="new,unchanged,updated")
+    parser.add_argument("--sql", help="SQL run on the fresh database after the migrations (an experiment)")
     parser.add_argument("--profile", help="write py-spy raw stacks of the server during one phase to this file")
     parser.add_argument(
         "--profile-phase",
@@ -370,7 +375,10 @@ def main() -> int:
     }
     phases = {k: v for k, v in all_phases.items() if k in wanted}
     warmup = orjson.dumps({"items": items(10_000_000, 200)})
-    runs = [run_once(server, args.units, phases, warmup, args.profile, args.profile_phase) for _ in range(args.repeat)]
+    runs = [
+        run_once(server, args.units, phases, warmup, args.profile, args.profile_phase, args.sql)
+        for _ in range(args.repeat)
+    ]
     best = {
         phase: {
             k: min(r[phase][k] for r in runs) if k != "units_per_s" else max(r[phase][k] for r in runs)

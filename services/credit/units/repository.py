@@ -324,6 +324,13 @@ def _update_units(*, packed: bool) -> str:
         + ", content_hash = decode(v.content_hash, 'hex'), version = v.version, updated_by = $1,"
         + f" updated_at = now() FROM unnest({_arrays(2, _UPDATE_TYPES, packed=packed)})"
         + f" AS v(id, {', '.join(HASHED_COLUMNS)}, content_hash, version) WHERE u.id = v.id"
+        # the same rows, said twice: the planner then probes the primary key for the batch's ids
+        # instead of merge-joining the whole index (measured: 190 -> 110 ms a batch at 300,000 units)
+        + (
+            " AND u.id = ANY(string_to_array($2, E'\\x1f')::bigint[])"
+            if packed
+            else " AND u.id = ANY($2::text[]::bigint[])"
+        )
     )
 
 
