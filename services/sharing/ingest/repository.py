@@ -310,8 +310,11 @@ PENDING_COLUMNS = (
     "uscc", "name", "unit_type", "reg_status", "reg_status_date", "reg_authority", "region_code", "industry_code",
     "address", "established_on", "legal_rep_name", "legal_rep_id_cipher", "content_hash", "source_line",
 )
+# the range is named on both sides: the acknowledgements are read for the range alone, whatever the
+# (possibly stale) statistics of a table that grew during the run make the planner expect
 _PENDING = """SELECT {columns}
-               FROM sharing.registry r LEFT JOIN sharing.forward_state f ON f.uscc = r.uscc
+               FROM sharing.registry r LEFT JOIN sharing.forward_state f
+                    ON f.uscc = r.uscc AND f.uscc > %(after)s {f_upto}
                WHERE r.uscc > %(after)s {upto}
                  AND f.forwarded_hash IS DISTINCT FROM r.content_hash
                  AND f.rejected_hash IS DISTINCT FROM r.content_hash"""
@@ -319,8 +322,9 @@ _PENDING = """SELECT {columns}
 # again per row)
 _PENDING_COLUMNS = ", ".join(f"to_char(r.{c}, 'YYYY-MM-DD')" if c in ("reg_status_date", "established_on")
                              else f"r.{c}" for c in PENDING_COLUMNS)
-_PENDING_UPTO = _PENDING.format(columns=_PENDING_COLUMNS, upto="AND r.uscc <= %(upto)s")
-_PENDING_ALL = _PENDING.format(columns=_PENDING_COLUMNS, upto="")
+_PENDING_UPTO = _PENDING.format(columns=_PENDING_COLUMNS, upto="AND r.uscc <= %(upto)s",
+                                f_upto="AND f.uscc <= %(upto)s")
+_PENDING_ALL = _PENDING.format(columns=_PENDING_COLUMNS, upto="", f_upto="")
 
 
 @contextlib.contextmanager
