@@ -17,7 +17,7 @@ from services.credit.context import CreditContext
 from services.credit.units import repository as repo
 from services.credit.units.importer import IMPORT_MAX_ITEMS, _by_model, _merged, _shape, fast_accept
 from services.credit.units.service import _content_hash, content_hash_hex
-from services.kit.ids import normalise_code, uscc_problem
+from services.kit.ids import normalise_code, uscc_check_char, uscc_problem
 from tests.credit.conftest import TokenFactory
 from tests.credit.factories import citizen_id, new_uscc, unit_body
 
@@ -46,6 +46,20 @@ async def _stored(db: AsyncConnection, uscc: str) -> dict[str, Any]:
         )
     ).one()
     return dict(row._mapping)
+
+
+def _bad_checksum(code: str) -> str:
+    return code[:17] + ("0" if code[17] != "0" else "1")
+
+
+def _bad_org_check(code: str) -> str:
+    """The organisation code check (position 17) wrong, the USCC check character recomputed to fit."""
+    first17 = code[:16] + ("0" if code[16] != "0" else "1")
+    return first17 + uscc_check_char(first17)
+
+
+def _tomorrow() -> dt.date:
+    return dt.date.today() + dt.timedelta(days=1)
 
 
 async def test_mixed_batch_is_answered_per_item(
@@ -115,6 +129,17 @@ async def test_same_answers_and_rows_as_bulk_upsert(
         unit_body(uscc=12345),
         unit_body(uscc_override={"reason": "历史赋码"}),  # valid code: override is allowed but moot
         unit_body(reg_status_date=dt.date.today().isoformat(), fire_class=None),
+        # USCC checks the direct path leaves to the model and `uscc_error`, and one it decides itself
+        unit_body(uscc=_bad_checksum(new_uscc())),
+        unit_body(uscc=_bad_org_check(new_uscc())),
+        unit_body(uscc=new_uscc()[:8] + "O" + new_uscc()[9:]),
+        unit_body(uscc=new_uscc().lower()),
+        unit_body(uscc=new_uscc()[:2] + "A" + new_uscc()[3:]),
+        # citizen ids: born today (valid), tomorrow, before 1880, on 30 February
+        unit_body(persons=[{"role": "principal", "name": "朴", "citizen_id": citizen_id(born=dt.date.today())}]),
+        unit_body(persons=[{"role": "principal", "name": "朴", "citizen_id": citizen_id(born=_tomorrow())}]),
+        unit_body(persons=[{"role": "principal", "name": "朴", "citizen_id": citizen_id(born=dt.date(1879, 1, 1))}]),
+        unit_body(persons=[{"role": "principal", "name": "朴", "citizen_id": "222401198002300010"}]),
     ]
     rng.shuffle(bad)
     by_import = await client.post(IMPORT, json={"items": good + bad}, headers=h)
@@ -205,10 +230,6 @@ async def test_bad_envelopes_are_problems_never_500(client: httpx.AsyncClient, a
     answer = await client.post(IMPORT, json={"items": junk}, headers=h)
     assert answer.status_code == 200
     assert answer.json()["counts"]["rejected"] == len(junk)
-
-
-def _bad_checksum(code: str) -> str:
-    return code[:17] + ("0" if code[17] != "0" else "1")
 
 
 def test_fast_acceptance_never_accepts_what_the_model_refuses() -> None:

@@ -8,17 +8,19 @@ idempotent: a re-sent batch answers `unchanged` with the stored versions; change
 every created or updated unit; one audit entry per request, by the middleware). What differs is how:
 
 * **No model per item.** An item in the canonical form a system sends (ASCII codes already normalised,
-  `YYYY-MM-DD` dates, trimmed texts, known enum values) is accepted by a few direct checks that accept
-  nothing the `UnitIn` model would refuse. Anything else — full-width codes, stray spaces, unknown
-  fields, a USCC override, every invalid item — goes through the model itself, so what is accepted
-  and every rejection's field and reason are exactly those of `:bulk-upsert`.
-* **Set-based SQL.** One locking read of the stored units of the batch, then one statement per table
-  (units inserted and updated through `unnest` of binary arrays, persons and change-feed entries by
-  COPY) — six round trips for a batch whatever its size (`repository.py`).
+  `YYYY-MM-DD` dates, trimmed texts, known enum values, a valid USCC) is accepted by a few direct
+  checks that accept nothing the `UnitIn` model would refuse. Anything else — full-width codes, stray
+  spaces, unknown fields, a USCC override or checksum failure, every invalid item — goes through the
+  model itself, so what is accepted and every rejection's field and reason are exactly those of
+  `:bulk-upsert`. What an item's layout of keys implies (which optional fields, which stored columns
+  it replaces) is worked out once per layout, not per item.
+* **Set-based SQL.** One locking read of the stored units of the batch (leaving out the stored values
+  the items replace), then one statement per table: new units with their persons, updated units,
+  replaced persons, change-feed entries — each column travelling as one joined text (`repository.py`).
 * **Answer built as plain data** and encoded by orjson, no response model per item.
 
-The content hash is the one `service._content_hash` computes, so both operations agree on what is
-unchanged.
+The content hash is the one `service._content_hash` computes (`service.content_hash_hex`: the same
+bytes), so both operations agree on what is unchanged.
 """
 
 from __future__ import annotations
@@ -188,7 +190,7 @@ def fast_accept(
     plan = _PLANS.get(keys, _UNSEEN)
     if plan is _UNSEEN:
         plan = _plan(keys)
-        if len(_PLANS) < 4096:
+        if len(_PLANS) < 4096 and _KEYS.issuperset(keys):  # only layouts of known fields are kept
             _PLANS[keys] = plan
     if plan is None:
         return None
