@@ -234,6 +234,9 @@ def apply_chunk(conn: psycopg.Connection[Any], *, run_id: int, after: str, upto:
         sql.SQL("CASE WHEN r.{c} IS DISTINCT FROM s.{c} THEN {n} END").format(c=sql.Identifier(c), n=sql.Literal(c))
         for c in DIFF_FIELDS
     )
+    # the chunk's range is named on the registry's side too, so that the registry is read for the
+    # chunk alone whatever its statistics say (it grows during a run; see `pending_cursor`)
+    r_range = sql.SQL("r.uscc > %(after)s AND r.uscc <= %(upto)s")
     # into an empty registry no per-unit `new` entries are recorded: every unit is new, and its
     # first_seen_run names the run (the run report counts them)
     changes = 0 if into_empty else conn.execute(sql.SQL(
@@ -244,25 +247,25 @@ def apply_chunk(conn: psycopg.Connection[Any], *, run_id: int, after: str, upto:
                        ELSE 'changed' END,
                   CASE WHEN r.uscc IS NULL THEN '{{}}'::text[] ELSE array_remove(ARRAY[{diff}], NULL) END,
                   r.reg_status, s.reg_status, s.line
-           FROM {t} s LEFT JOIN sharing.registry r USING (uscc)
+           FROM {t} s LEFT JOIN sharing.registry r ON r.uscc = s.uscc AND {r_range}
            WHERE s.uscc > %(after)s AND s.uscc <= %(upto)s
              AND (r.uscc IS NULL OR r.content_hash <> s.content_hash)
            ON CONFLICT (run_id, uscc) DO NOTHING"""
-    ).format(t=t, diff=diff), params).rowcount
+    ).format(t=t, diff=diff, r_range=r_range), params).rowcount
     listed = conn.execute(sql.SQL(
         """INSERT INTO sharing.survey_units (listed_on, uscc, reason, name, unit_type, industry_code,
                                              previous_industry_code, region_code, address, established_on, run_id)
            SELECT %(listed_on)s, s.uscc, CASE WHEN r.uscc IS NULL THEN 'new' ELSE 'repurposed' END, s.name,
                   s.unit_type, s.industry_code, r.industry_code, s.region_code, s.address, s.established_on,
                   %(run)s
-           FROM {t} s LEFT JOIN sharing.registry r USING (uscc)
+           FROM {t} s LEFT JOIN sharing.registry r ON r.uscc = s.uscc AND {r_range}
            WHERE s.uscc > %(after)s AND s.uscc <= %(upto)s
              AND s.reg_status = 'operating' AND s.industry_code LIKE ANY (%(patterns)s)
              AND ((r.uscc IS NULL AND (NOT %(baseline)s OR s.established_on >= %(since)s))
                   OR (r.uscc IS NOT NULL AND r.industry_code IS DISTINCT FROM s.industry_code
                       AND NOT coalesce(r.industry_code, '') LIKE ANY (%(patterns)s)))
            ON CONFLICT (listed_on, uscc, reason) DO NOTHING"""
-    ).format(t=t), params).rowcount
+    ).format(t=t, r_range=r_range), params).rowcount
     cols = sql.SQL(", ").join(map(sql.Identifier, CONTENT_COLUMNS))
     s_cols = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in CONTENT_COLUMNS)
     updates = sql.SQL(", ").join(
