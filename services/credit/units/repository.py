@@ -255,7 +255,11 @@ LOCK_FOR_IMPORT = (
     " (SELECT json_agg(json_build_array(p.role, p.name, encode(p.id_hash, 'hex')))::text"
     " FROM credit.unit_persons p WHERE p.unit_id = u.id AND p.current)"
     " FROM unnest(string_to_array($1, E'\\x1f'), string_to_array($2, E'\\x1f')::integer[]) AS g(uscc, given)"
-    " JOIN credit.units u ON u.uscc = g.uscc ORDER BY u.uscc FOR UPDATE OF u"
+    # one probe of the USCC index per unit of the batch, whatever the planner thinks of the batch's
+    # size against the table's (a plain join flipped to merge-joining the whole index: 35 µs of
+    # PostgreSQL per unit instead of 9 at 300,000 units); OFFSET 0 keeps the subquery a subquery.
+    # Each row is locked as it is probed, so in the order of $1: `lock_for_import` sends it sorted.
+    " CROSS JOIN LATERAL (SELECT * FROM credit.units u WHERE u.uscc = g.uscc OFFSET 0) u FOR UPDATE OF u"
 )
 # the positions in a locked unit's row
 LOCKED_ID = 0
@@ -295,8 +299,9 @@ async def lock_for_import(session: AsyncSession, usccs: list[str], given: list[i
     """The stored units among `usccs` (validated codes, each once), locked (in USCC order, so concurrent
     batches do not deadlock), by USCC: rows of id, uscc, HASHED_COLUMNS' stored values except those the
     unit's `given` bits name (NULL), version, content hash (hex) and current persons (LOCKED_ID, …)."""
+    ordered = sorted(zip(usccs, given, strict=True))  # the lock order: two batches wait, never deadlock
     apg = await driver_connection(session)
-    rows = await apg.fetch(LOCK_FOR_IMPORT, _SEP.join(usccs), _SEP.join(map(str, given)))
+    rows = await apg.fetch(LOCK_FOR_IMPORT, _SEP.join([u for u, _ in ordered]), _SEP.join([str(g) for _, g in ordered]))
     return {r[1]: r for r in rows}
 
 
@@ -378,20 +383,3 @@ async def replace_persons_set(
     if persons:
         params, packed = _packed(list(zip(*persons, strict=True)), _PERSON_TYPES)
         await apg.execute(_UPSERT_PERSONS[packed], *params)
-
-
-_RECORD_CHANGES = {
-    packed: "INSERT INTO credit.changes (entity, entity_id, uscc, operation, version, data)"  # noqa: S608
-    " SELECT 'unit', c.uscc, c.uscc, c.operation, c.version, '{}'"
-    f" FROM unnest({_arrays(1, ('text', 'text', 'integer'), packed=packed)}) WITH ORDINALITY"
-    " AS c(uscc, operation, version, n) ORDER BY c.n"
-    for packed in (True, False)
-}
-
-
-async def record_import_changes(session: AsyncSession, items: list[tuple[str, str, int]]) -> None:
-    """`record_unit_changes` as one statement of joined columns: (uscc, operation, version), in order."""
-    if items:
-        params, packed = _packed(list(zip(*items, strict=True)), ("text", "text", "integer"))
-        apg = await driver_connection(session)
-        await apg.execute(_RECORD_CHANGES[packed], *params)
