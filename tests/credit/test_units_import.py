@@ -4,19 +4,22 @@ refuses bad envelopes with problem+json, never a 500."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 from typing import Any
 
 import httpx
 import psycopg
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.credit.context import CreditContext
 from services.credit.units import repository as repo
-from services.credit.units.importer import IMPORT_MAX_ITEMS, _by_model, _merged, _shape, fast_accept
+from services.credit.units.importer import IMPORT_MAX_ITEMS, _by_model, _merged, _shape, fast_accept, import_units
 from services.credit.units.service import _content_hash, content_hash_hex
+from services.kit.auth import Principal
 from services.kit.ids import normalise_code, uscc_check_char, uscc_problem
 from tests.credit.conftest import TokenFactory
 from tests.credit.factories import citizen_id, new_uscc, unit_body
@@ -457,3 +460,43 @@ async def test_values_that_cannot_travel_joined_go_as_arrays(
         ["a\x1f", "2020-01-02\x1f"],
         True,
     )
+
+
+async def test_overlapping_batches_wait_for_each_other(
+    credit_ctx: CreditContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two imports of the same units in opposite orders, in their own transactions at once: each locks
+    and inserts in USCC order, so one waits for the other (no deadlock); units the other created
+    meanwhile are retried as updates (here: unchanged), each created once."""
+    principal = Principal(client_id="test-client", department="samr-feed", scopes=frozenset({"units:write"}))
+    # enough units that the two locking reads run at the same time in the database
+    items = [unit_body(name=f"安图县测试酒店{i}") for i in range(3000)]
+
+    async def run(batch: list[dict[str, Any]]) -> dict[str, Any]:
+        async with credit_ctx.sessions() as session:
+            answer = await import_units(credit_ctx, session, batch, principal)
+            await session.commit()
+            return answer
+
+    first = await run(items[:2500])
+    assert first["counts"]["created"] == 2500
+    skipped: list[int] = []  # new units another writer inserted between the locking read and the insert
+    insert = repo.import_new_units
+
+    async def counting_insert(session: Any, rows: list[Any], persons: list[Any], writer: str) -> set[str]:
+        created = await insert(session, rows, persons, writer)
+        skipped.append(len(rows) - len(created))
+        return created
+
+    monkeypatch.setattr(repo, "import_new_units", counting_insert)
+    forward, backward = await asyncio.gather(run(items), run(items[::-1]))
+    outcomes: dict[str, list[str]] = {}
+    for answer in (forward, backward):
+        assert answer["counts"]["rejected"] == 0, answer["results"]
+        for r in answer["results"]:
+            outcomes.setdefault(r["uscc"], []).append(r["outcome"])
+    existing = {r["uscc"] for r in first["results"]}
+    assert len(outcomes) == 3000
+    assert all(sorted(o) == ["unchanged", "unchanged"] for u, o in outcomes.items() if u in existing)
+    assert all(sorted(o) == ["created", "unchanged"] for u, o in outcomes.items() if u not in existing)
+    assert max(skipped) == 500  # the later batch's insert met the earlier one's units: retried as updates
