@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -470,7 +471,7 @@ async def test_overlapping_batches_wait_for_each_other(
     meanwhile are retried as updates (here: unchanged), each created once."""
     principal = Principal(client_id="test-client", department="samr-feed", scopes=frozenset({"units:write"}))
     # enough units that the two locking reads run at the same time in the database
-    items = [unit_body(name=f"安图县测试酒店{i}") for i in range(3000)]
+    items = [unit_body(name=f"并发导入测试单位{i}") for i in range(3000)]
 
     async def run(batch: list[dict[str, Any]]) -> dict[str, Any]:
         async with credit_ctx.sessions() as session:
@@ -478,6 +479,21 @@ async def test_overlapping_batches_wait_for_each_other(
             await session.commit()
             return answer
 
+    try:
+        await _overlap(run, items, monkeypatch)
+    finally:  # these transactions committed: leave the shared test database as other tests expect it
+        usccs = [str(i["uscc"]) for i in items]
+        async with credit_ctx.sessions() as session:
+            await session.execute(text("DELETE FROM credit.changes WHERE uscc = ANY(:u)"), {"u": usccs})
+            await session.execute(text("DELETE FROM credit.units WHERE uscc = ANY(:u)"), {"u": usccs})
+            await session.commit()
+
+
+async def _overlap(
+    run: Callable[[list[dict[str, Any]]], Awaitable[dict[str, Any]]],
+    items: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     first = await run(items[:2500])
     assert first["counts"]["created"] == 2500
     skipped: list[int] = []  # new units another writer inserted between the locking read and the insert
