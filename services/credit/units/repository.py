@@ -299,9 +299,10 @@ async def lock_for_import(session: AsyncSession, usccs: list[str], given: list[i
     """The stored units among `usccs` (validated codes, each once), locked (in USCC order, so concurrent
     batches do not deadlock), by USCC: rows of id, uscc, HASHED_COLUMNS' stored values except those the
     unit's `given` bits name (NULL), version, content hash (hex) and current persons (LOCKED_ID, …)."""
-    ordered = sorted(zip(usccs, given, strict=True))  # the lock order: two batches wait, never deadlock
+    bits = dict(zip(usccs, given, strict=True))
+    ordered = sorted(usccs)  # the lock order: two batches wait for each other, never deadlock
     apg = await driver_connection(session)
-    rows = await apg.fetch(LOCK_FOR_IMPORT, _SEP.join([u for u, _ in ordered]), _SEP.join([str(g) for _, g in ordered]))
+    rows = await apg.fetch(LOCK_FOR_IMPORT, _SEP.join(ordered), _SEP.join([str(bits[u]) for u in ordered]))
     return {r[1]: r for r in rows}
 
 
