@@ -130,7 +130,9 @@ def citizen_id_problem(code: str, *, today: dt.date | None = None) -> CodeProble
         return None
     if len(code) != 18:
         return CodeProblem(f"must be 18 characters, got {len(code)}")
-    if not code[:17].isdigit() or not (code[17].isdigit() or code[17] == "X"):
+    # decimal digits of any script count as their values; other "digits" (superscripts, Ethiopic
+    # numerals) are not digits of a number and int() refuses them
+    if not code[:17].isdecimal() or not (code[17].isdecimal() or code[17] == "X"):
         return CodeProblem("must be 17 digits followed by a digit or X")
     try:
         born = dt.date(int(code[6:10]), int(code[10:12]), int(code[12:14]))
@@ -141,7 +143,7 @@ def citizen_id_problem(code: str, *, today: dt.date | None = None) -> CodeProble
     digits = code[:17]
     if digits.isascii():
         total = sum(map(operator.mul, map(_DIGIT.__getitem__, digits), _CITIZEN_WEIGHTS))
-    else:  # other scripts' decimal digits (isdigit above) count as their values
+    else:  # other scripts' decimal digits (isdecimal above) count as their values
         total = sum(int(c) * w for c, w in zip(digits, _CITIZEN_WEIGHTS, strict=True))
     if _CITIZEN_CHECK[total % 11] != code[17]:
         return CodeProblem("check character (position 18) does not match", checksum_only=True)

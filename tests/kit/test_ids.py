@@ -109,7 +109,7 @@ def _reference_uscc_problem(code: str) -> CodeProblem | None:
 def _reference_citizen_id_problem(code: str, today: dt.date) -> CodeProblem | None:
     if len(code) != 18:
         return CodeProblem(f"must be 18 characters, got {len(code)}")
-    if not code[:17].isdigit() or not (code[17].isdigit() or code[17] == "X"):
+    if not code[:17].isdecimal() or not (code[17].isdecimal() or code[17] == "X"):
         return CodeProblem("must be 17 digits followed by a digit or X")
     try:
         born = dt.date(int(code[6:10]), int(code[10:12]), int(code[12:14]))
@@ -125,8 +125,8 @@ def _reference_citizen_id_problem(code: str, today: dt.date) -> CodeProblem | No
 
 
 def _answer(check: Callable[[], CodeProblem | None]) -> object:
-    """A check's answer, or the error it raises (a digit of another script that `int` cannot read, such as
-    U+1369, makes the step-by-step citizen id check raise ValueError: kept as it was)."""
+    """A check's answer, or the error it raises (none should: see
+    `test_digits_that_are_not_decimal_are_a_problem_not_an_error`)."""
     try:
         return check()
     except ValueError as exc:
@@ -185,6 +185,21 @@ def test_fast_uscc_check_answers_as_the_reference() -> None:
             valid += expected is None
     assert checked >= 200_000
     assert valid >= 20_000
+
+
+def test_digits_that_are_not_decimal_are_a_problem_not_an_error() -> None:
+    """Superscripts and Ethiopic numerals are `isdigit()` but no number's digits: a feed row or an item
+    carrying one is answered with a problem (it used to raise ValueError from int())."""
+    good = make_citizen_id("222401", dt.date(1975, 3, 9), 41)
+    for odd in ("\u1369", "\u00b2", "\u2460"):
+        for i in (0, 5, 8, 15, 17):
+            code = good[:i] + odd + good[i + 1 :]
+            problem = citizen_id_problem(code)
+            assert problem is not None, code
+            assert problem.reason == "must be 17 digits followed by a digit or X"
+    # decimal digits of other scripts still count as their values
+    arabic_indic = good[:16].translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")) + good[16:]
+    assert citizen_id_problem(arabic_indic) is None
 
 
 def test_fast_citizen_id_check_answers_as_the_reference() -> None:

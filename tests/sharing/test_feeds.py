@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from services.kit.ids import citizen_id_problem, uscc_problem
+from services.kit.ids import citizen_id_problem, make_citizen_id, uscc_problem
 from services.kit.synthetic import COUNTIES, YanbianGenerator
 from services.sharing.feeds.contract import FeedRecordModel
 from services.sharing.feeds.mapping import load_mapping
@@ -213,3 +213,17 @@ def test_jsonl_broken_line_in_the_middle_is_quarantined_with_its_line(tmp_path: 
     rejected = [(r.line, r.reason) for r in feed.rows if r.reason]
     feed.close()
     assert rejected == [(15, "invalid_json")]
+
+
+def test_an_id_number_with_a_numeral_that_is_no_decimal_digit_is_quarantined(tmp_path: pathlib.Path) -> None:
+    """U+1369 (Ethiopic digit one) survives NFKC and is `isdigit()`, but no number's digit: the row is
+    quarantined with a reason instead of the check raising and failing the run."""
+    unit = Registry(seed=1, size=3).state(1, 0)
+    unit.legal_rep = unit.legal_rep or "张三"
+    good_id = make_citizen_id("222401", dt.date(1975, 3, 9), 41)
+    unit.legal_rep_id = good_id[:15] + "\u1369" + good_id[16:]  # in the serial, outside the birth date
+    path = tmp_path / "odd-digit.csv"
+    write_feed(path, iter([unit]))
+    good, bad = outcomes(path)
+    assert not good
+    assert bad == {"citizen_id_invalid": 1}
