@@ -175,8 +175,15 @@ def dedupe_stage(conn: psycopg.Connection[Any], run_id: int, source: str, locati
         ).format(t=t), {"run": run_id, "source": source, "loc": location}).fetchone()
         duplicates = int(row[0]) if row else 0
         conn.execute(create_index)
-    conn.execute(sql.SQL("ANALYZE {}").format(t))
     return duplicates
+
+
+def settle_stage(conn: psycopg.Connection[Any], run_id: int) -> None:
+    """Vacuum and analyse the stage once it is complete (outside a transaction). The merge finds each
+    chunk's end by walking the USCC index; with the visibility map set that is an index-only scan
+    (9 ms per 50,000-row chunk of a 1,000,000-row stage here) instead of one heap fetch per row in
+    feed order (140-200 ms); the vacuum costs ~0.4 s."""
+    conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(stage_table(run_id)))
 
 
 def plan_counts(conn: psycopg.Connection[Any], run_id: int, *, full: bool) -> dict[str, int]:

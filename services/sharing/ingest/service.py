@@ -485,6 +485,7 @@ class IngestJob:
                 rejects["duplicate_uscc"] = rejects.get("duplicate_uscc", 0) + duplicates
                 repo.add_counters(conn, run_id, staged=-duplicates, quarantined=duplicates)
                 repo.update_run(conn, run_id, rejects=rejects)
+        repo.settle_stage(conn, run_id)
         run = repo.get_run(conn, run_id)
         records = int(run["rows_read"]) - int(run["blank_lines"])
         if records == 0:
