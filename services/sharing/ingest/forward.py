@@ -1,8 +1,8 @@
-"""Forwarding mirror rows to credit: batches read in USCC order, sent concurrently, each acknowledged
-batch marked in its own transaction.
+"""Forwarding mirror rows to credit: USCC ranges read in order, batches sent concurrently, each
+acknowledged batch recorded in its own transaction.
 
-* A reader walks the mirror by USCC (units whose content credit has not acknowledged, see
-  `sharing.forward_state`), up to a bound:
+* A reader walks the mirror range by range in USCC order (units whose content credit has not
+  acknowledged, see `sharing.forward_state`; within a range in no particular order), up to a bound:
   while the apply phase is still merging, only the chunks it has committed (`advance(upto)`), so
   forwarding runs beside the merge (pipelining); after it, everything (`finish()`).
 * Up to `policy.forward.concurrency` batches are in flight at once (credit's API processes are

@@ -103,8 +103,8 @@ def update_run(conn: psycopg.Connection[Any], run_id: int, **values: Any) -> Non
 
 
 def create_stage(conn: psycopg.Connection[Any], run_id: int) -> None:
-    # a stage lives for one run and is analysed by the plan phase itself: autovacuum passes over its
-    # million fresh rows would only take CPU from the run
+    # a stage lives for one run and is vacuumed and analysed by the plan phase itself (`settle_stage`):
+    # autovacuum passes over its million fresh rows would only take CPU from the run
     conn.execute(sql.SQL(
         """CREATE TABLE IF NOT EXISTS {} (
             line integer NOT NULL, uscc varchar(18) NOT NULL, name text NOT NULL, entity_type text,
