@@ -133,7 +133,7 @@ class Forwarder:
                         # one pass over the merged range: its pending rows stream from a server-side
                         # cursor in batches (paging with ORDER BY ... LIMIT re-planned every batch, and a
                         # hash join's sort made each page cost the whole range)
-                        with reader.transaction(), repo.pending_cursor(reader, after, bound) as cursor:
+                        with repo.pending_cursor(reader, after, bound) as cursor:
                             while rows := cursor.fetchmany(size):
                                 batch_no += 1
                                 while len(in_flight) >= width:

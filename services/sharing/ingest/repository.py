@@ -340,9 +340,12 @@ _PENDING_ALL = _PENDING.format(columns=_PENDING_COLUMNS, upto="", f_upto="")
 @contextlib.contextmanager
 def pending_cursor(conn: psycopg.Connection[Any], after: str, upto: str | None) -> Iterator[psycopg.ServerCursor[Any]]:
     """Mirror rows credit has not acknowledged with after < uscc (<= upto), as tuples in `PENDING_COLUMNS`
-    order (dates as `YYYY-MM-DD` text) and in no particular order, from a server-side cursor (inside a
-    transaction)."""
-    with conn.cursor(name="sharing_pending") as cursor:
+    order (dates as `YYYY-MM-DD` text) and in no particular order, from a server-side cursor.
+
+    The cursor is held (`WITH HOLD`, on an autocommit connection): the server keeps the result and no
+    transaction stays open while the forwarder waits for credit (retries can last minutes, and an
+    open transaction would hold back vacuum or meet an idle-in-transaction timeout)."""
+    with conn.cursor(name="sharing_pending", withhold=True) as cursor:
         cursor.execute(_PENDING_ALL if upto is None else _PENDING_UPTO, {"after": after, "upto": upto})
         yield cursor
 
