@@ -42,6 +42,7 @@ import orjson
 import psutil
 import psycopg
 
+from services.credit.demo import unit_item
 from services.kit import migrate, pgserver
 from services.kit.auth import TokenService, ensure_dev_keyset
 from services.kit.synthetic import YanbianGenerator
@@ -56,22 +57,14 @@ def items(start: int, count: int, *, generation: int = 0) -> list[dict[str, Any]
     optional texts only when present, ISO dates, persons for ~40% of the units."""
     out = []
     for u in YanbianGenerator(7).units(start, count):
-        item: dict[str, Any] = {
-            "uscc": u.uscc,
-            "name": u.name,
-            "unit_type": u.unit_type,
-            "reg_status": "operating",
-            "region_code": u.region_code,
-            "reg_authority": u.reg_authority,
-            "industry_code": u.industry_code,
-            "address": u.address if generation == 0 else f"{u.address}{generation}栋",
-            "established_on": u.established_on.isoformat(),
-        }
+        item = unit_item(u)
+        if generation:
+            item["address"] = f"{u.address}{generation}栋"
         pick = hashlib.blake2b(u.uscc.encode(), digest_size=1).digest()[0]
         if pick % 2:
             item["reg_status_date"] = u.established_on.isoformat()
-        if pick % 5 < 2:
-            item["persons"] = [{"role": "legal_representative", "name": u.legal_rep_name, "citizen_id": u.legal_rep_id}]
+        if pick % 5 >= 2:
+            del item["persons"]
         out.append(item)
     return out
 
